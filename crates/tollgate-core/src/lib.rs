@@ -1,0 +1,10 @@
+//! The pure core of tollgate.
+//!
+//! It reads Qt's Coin configuration (module files, includes, platform configurations,
+//! dependency pins), evaluates conditions, renders templates and plans an integration's work
+//! items with their build keys. It does no I/O: it reads through [`source::Source`], and it
+//! reports bad input as [`diagnostic::Diagnostic`]s instead of failing.
+
+pub mod diagnostic;
+pub mod source;
+pub mod yaml;
