@@ -5,6 +5,8 @@
 //! items with their build keys. It does no I/O: it reads through [`source::Source`], and it
 //! reports bad input as [`diagnostic::Diagnostic`]s instead of failing.
 
+pub mod coin;
 pub mod diagnostic;
+pub mod plan;
 pub mod source;
 pub mod yaml;

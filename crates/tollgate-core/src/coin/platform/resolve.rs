@@ -1,0 +1,178 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::PlatformConfig;
+use super::file::{PlatformFile, read_file};
+use crate::coin::load::{Loaded, file_start, input_fact, load_yaml};
+use crate::coin::read::FileReader;
+use crate::diagnostic::{Diagnostics, FileRef, Location};
+use crate::source::{Pin, RepoPath, Source, SourceError};
+
+/// A module's platform configurations.
+#[derive(Clone, Debug, Default)]
+pub struct PlatformSet {
+    pub configurations: Vec<PlatformConfig>,
+    /// The module's file had `Module only: True`, so `default.yaml` was not added.
+    pub module_only: bool,
+}
+
+/// Reads the configurations of `module` (a short name such as `qtsvg`) from `dir` in the
+/// product at `pin`.
+pub fn read_platform_configs(
+    source: &dyn Source,
+    pin: &Pin,
+    dir: &RepoPath,
+    module: &str,
+    diagnostics: &mut Diagnostics,
+) -> Result<PlatformSet, SourceError> {
+    let mut resolver = Resolver { source, pin, dir, diagnostics, included: BTreeSet::new() };
+    let module_file = format!("{module}.yaml");
+    let found = resolver.read(&module_file, &mut Vec::new(), None)?;
+    let (mut configurations, module_only) = found.unwrap_or_default();
+    if !module_only && module_file != "default.yaml" {
+        let defaults = resolver.read("default.yaml", &mut Vec::new(), None)?;
+        configurations.extend(defaults.unwrap_or_default().0);
+    }
+    check_set(&configurations, resolver.diagnostics);
+    if configurations.is_empty() {
+        let file = FileRef::new(pin.clone(), dir.join(&module_file).unwrap_or_else(|| dir.clone()));
+        resolver.diagnostics.warning(
+            file_start(&file),
+            format!("no platform configurations for `{module}`: neither `{module_file}` nor `default.yaml` gives any"),
+        );
+    }
+    Ok(PlatformSet { configurations, module_only })
+}
+
+struct Resolver<'a> {
+    source: &'a dyn Source,
+    pin: &'a Pin,
+    dir: &'a RepoPath,
+    diagnostics: &'a mut Diagnostics,
+    /// Files already included into this set: a file included twice adds its rows once.
+    included: BTreeSet<RepoPath>,
+}
+
+impl Resolver<'_> {
+    /// The configurations of one file and its `Module only` flag; `None` when it does not
+    /// exist. `chain` holds the files being read, to catch include cycles; `from` is where the
+    /// file was named.
+    fn read(
+        &mut self,
+        name: &str,
+        chain: &mut Vec<RepoPath>,
+        from: Option<&Location>,
+    ) -> Result<Option<(Vec<PlatformConfig>, bool)>, SourceError> {
+        let Some(path) = self.dir.join(name) else {
+            if let Some(from) = from {
+                self.diagnostics.error(
+                    from.clone(),
+                    format!("`{name}` is not a file name in the platform configuration folder"),
+                );
+            }
+            return Ok(Some(Default::default()));
+        };
+        if chain.contains(&path) {
+            let cycle: Vec<&str> = chain.iter().chain([&path]).map(RepoPath::as_str).collect();
+            let location = from.cloned().unwrap_or_else(|| file_start(&self.file(&path)));
+            self.diagnostics.error(location, format!("include cycle: {}", cycle.join(" -> ")));
+            return Ok(Some(Default::default()));
+        }
+        if from.is_some() && !self.included.insert(path.clone()) {
+            return Ok(Some(Default::default()));
+        }
+        let file = self.file(&path);
+        let node = match load_yaml(self.source, &file, self.diagnostics)
+            .or_else(|e| input_fact(e).map(|_| Loaded::Missing))?
+        {
+            Loaded::Node(node) => node,
+            Loaded::Broken => return Ok(Some(Default::default())),
+            Loaded::Missing => {
+                if let Some(from) = from {
+                    self.diagnostics.error(
+                        from.clone(),
+                        format!(
+                            "included platform configuration file `{path}` does not exist in {}",
+                            self.pin
+                        ),
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        let mut reader = FileReader { file: &file, diagnostics: self.diagnostics };
+        let Some(parsed) = read_file(&mut reader, &node) else {
+            return Ok(Some(Default::default()));
+        };
+        chain.push(path);
+        let result = match parsed {
+            PlatformFile::Alias { target, location } => {
+                self.read(&target, chain, Some(&location))?
+            }
+            PlatformFile::Configs(parsed) => {
+                let mut configurations = Vec::new();
+                for (include, location) in &parsed.includes {
+                    if let Some((included, _)) = self.read(include, chain, Some(location))? {
+                        configurations.extend(included);
+                    }
+                }
+                let mut reader = FileReader { file: &file, diagnostics: self.diagnostics };
+                for fields in &parsed.configurations {
+                    let location = fields.location.clone().unwrap_or_else(|| file_start(&file));
+                    configurations.extend(fields.define(&mut reader, &location));
+                }
+                for patch in &parsed.overrides {
+                    let location = patch.location.clone().unwrap_or_else(|| file_start(&file));
+                    let Some(id) = &patch.id else {
+                        reader.diagnostics.error(
+                            location,
+                            "an override needs the `Id` of the configuration it changes",
+                        );
+                        continue;
+                    };
+                    match configurations.iter_mut().find(|c| &c.id == id) {
+                        Some(config) => patch.apply(config),
+                        None => reader.diagnostics.warning(
+                            location,
+                            format!(
+                                "override of `{id}`, which no included file defines; it is ignored"
+                            ),
+                        ),
+                    }
+                }
+                Some((configurations, parsed.module_only))
+            }
+        };
+        chain.pop();
+        Ok(result)
+    }
+
+    fn file(&self, path: &RepoPath) -> FileRef {
+        FileRef::new(self.pin.clone(), path.clone())
+    }
+}
+
+/// Ids are unique, and every `Platform dependency` names a configuration of the set.
+fn check_set(configurations: &[PlatformConfig], diagnostics: &mut Diagnostics) {
+    let mut seen: BTreeMap<&str, &PlatformConfig> = BTreeMap::new();
+    for config in configurations {
+        if let Some(first) = seen.insert(&config.id, config) {
+            diagnostics.error(
+                config.location.clone(),
+                format!(
+                    "duplicate platform configuration `{}`; it is also defined at {}",
+                    config.id, first.location
+                ),
+            );
+        }
+    }
+    for config in configurations {
+        for dependency in &config.platform_dependency {
+            if !seen.contains_key(dependency.as_str()) {
+                diagnostics.error(
+                    config.location.clone(),
+                    format!("`{}` has unknown platform dependency `{dependency}`", config.id),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Tests of the core against Qt's real Coin files. One binary, as nextest recommends.
+
+mod fixtures;
+mod scratch;
