@@ -1,0 +1,21 @@
+//! The git CLI driver.
+//!
+//! Everything runs `git` from `PATH` in a controlled environment, so the
+//! behaviour is the one a developer gets from the same git, without the caller's `GIT_*`
+//! variables or the system config steering it. A [`Repository`] reads objects without a work
+//! tree: commits by ref, trees, blobs (through one long-lived `git cat-file --batch`) and
+//! gitlinks.
+//!
+//! Reads use the CLI too, rather than gix: one long-lived batch process answers a read in
+//! microseconds, which is all planning needs, and one git implementation (the one that will
+//! also fetch, merge and push) means one behaviour and no second dependency tree to build.
+
+mod cat_file;
+mod command;
+mod error;
+mod object_id;
+mod repository;
+
+pub use error::GitError;
+pub use object_id::{CommitId, TreeOid};
+pub use repository::Repository;

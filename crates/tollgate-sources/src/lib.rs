@@ -1,0 +1,13 @@
+//! The sources folder: where tollgate finds the projects it plans for.
+//!
+//! A project `qt/qtbase` lives at `<root>/qt/qtbase`. That folder is either a git repository,
+//! read from git objects at any revision, or a plain folder, read as it is now whatever the
+//! revision. [`SourcesDir`] implements the core's [`Source`](tollgate_core::source::Source)
+//! over both.
+
+mod git_project;
+mod plain_folder;
+mod sources_dir;
+mod tree_hash;
+
+pub use sources_dir::SourcesDir;

@@ -1,0 +1,134 @@
+//! [`SourcesDir`]: finds, classifies and caches the projects of a sources folder.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tollgate_core::source::{Pin, ProjectName, RepoPath, Revision, Source, SourceError, TreeId};
+use tollgate_git::Repository;
+
+use crate::git_project::GitProject;
+use crate::plain_folder::PlainFolder;
+
+/// A folder of projects, each a git repository or a plain folder.
+pub struct SourcesDir {
+    root: PathBuf,
+    /// Projects opened so far. A project that was missing is not remembered, so that it is
+    /// found once it appears.
+    projects: Mutex<HashMap<ProjectName, Arc<Project>>>,
+}
+
+#[expect(clippy::large_enum_variant, reason = "one per project, behind an `Arc`")]
+enum Project {
+    Git(GitProject),
+    Plain(PlainFolder),
+}
+
+impl SourcesDir {
+    /// Nothing is read until a project is asked for.
+    pub fn new(root: PathBuf) -> SourcesDir {
+        SourcesDir { root, projects: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The revision the project is at: the commit of `HEAD` for a git repository; `worktree`
+    /// for a plain folder, which has one state only.
+    pub fn head(&self, project: &ProjectName) -> Result<Revision, SourceError> {
+        match &*self.project(project)? {
+            Project::Git(git) => git.head(),
+            Project::Plain(_) => Ok(Revision::new("worktree")),
+        }
+    }
+
+    /// Whether the project is a git repository rather than a plain folder.
+    pub fn is_git(&self, project: &ProjectName) -> Result<bool, SourceError> {
+        Ok(matches!(&*self.project(project)?, Project::Git(_)))
+    }
+
+    fn project(&self, name: &ProjectName) -> Result<Arc<Project>, SourceError> {
+        let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(project) = projects.get(name) {
+            return Ok(project.clone());
+        }
+        let project = Arc::new(self.open(name)?);
+        projects.insert(name.clone(), project.clone());
+        Ok(project)
+    }
+
+    /// Classifies the project's folder. Only stats the folder: git starts on the first read.
+    fn open(&self, name: &ProjectName) -> Result<Project, SourceError> {
+        let folder = self.root.join(name.as_str());
+        match fs::metadata(&folder) {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(_) => return Err(SourceError::UnknownProject(name.clone())),
+            Err(error) if is_absent(&error) => {
+                // Without the sources folder itself no project is known, but that is the
+                // installation's fault, not the fault of whatever named the project.
+                if !self.root.is_dir() {
+                    let root = self.root.display();
+                    return Err(SourceError::Unavailable(format!("no sources folder at {root}")));
+                }
+                return Err(SourceError::UnknownProject(name.clone()));
+            }
+            Err(error) => return Err(unavailable(&folder, &error)),
+        }
+        let repository = Repository::open(&folder)
+            .map_err(|error| SourceError::Unavailable(error.to_string()))?;
+        Ok(match repository {
+            Some(repository) => Project::Git(GitProject::new(name.clone(), repository)),
+            None => Project::Plain(PlainFolder::open(&folder)?),
+        })
+    }
+}
+
+impl fmt::Debug for SourcesDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourcesDir").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+impl Source for SourcesDir {
+    fn read(&self, pin: &Pin, path: &RepoPath) -> Result<Option<Vec<u8>>, SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.read(&pin.revision, path),
+            Project::Plain(plain) => plain.read(path),
+        }
+    }
+
+    fn tree_id(&self, pin: &Pin) -> Result<TreeId, SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.tree_id(&pin.revision),
+            Project::Plain(plain) => plain.tree_id(),
+        }
+    }
+
+    fn resolve(&self, project: &ProjectName, reference: &str) -> Result<Revision, SourceError> {
+        match &*self.project(project)? {
+            Project::Git(git) => git.resolve(reference),
+            Project::Plain(_) => Ok(Revision::new(reference)),
+        }
+    }
+
+    fn submodule_pin(&self, pin: &Pin, path: &RepoPath) -> Result<Option<Revision>, SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.submodule_pin(&pin.revision, path),
+            Project::Plain(_) => Ok(None),
+        }
+    }
+}
+
+/// Not there, or a file where a folder was expected: the path names nothing.
+pub(crate) fn is_absent(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
+}
+
+/// An I/O failure that is not about the input: the system's fault.
+pub(crate) fn unavailable(path: &Path, error: &io::Error) -> SourceError {
+    SourceError::Unavailable(format!("{}: {error}", path.display()))
+}
