@@ -312,3 +312,104 @@ impl Canon {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coin::instruction::{Command, Instruction, InstructionKind, Splitting};
+    use crate::diagnostic::{FileRef, Location, Position};
+    use crate::source::{Pin, RepoPath};
+
+    fn location(line: u32) -> Location {
+        let pin = Pin::new(ProjectName::new("example/libgreet").unwrap(), Revision::new("0123"));
+        Location { file: FileRef::new(pin, RepoPath::new("coin/module_config.yaml").unwrap()), position: Position::new(line, 5) }
+    }
+
+    fn config() -> PlatformConfig {
+        PlatformConfig {
+            id: "debian-12".into(),
+            template: "qtci-linux-Debian-12-x86_64-1".into(),
+            compiler: "GCC".into(),
+            target_os: None,
+            target_arch: None,
+            target_compiler: None,
+            features: vec!["Sccache".into(), "DoNotRunTests".into()],
+            configure_arguments: Some("-release".into()),
+            environment: vec![("CC".into(), "gcc".into())],
+            environment_script: Vec::new(),
+            platform_dependency: Vec::new(),
+            location: location(1),
+        }
+    }
+
+    fn instructions(line: u32) -> Vec<Instruction> {
+        vec![Instruction::new(
+            InstructionKind::ExecuteCommand {
+                command: Command::Line("make -C {{.SourceDir}}".into()),
+                splitting: Splitting::BeforeSubstitution,
+                ignore_exit_code: false,
+                in_background: false,
+                reset_on_failure: false,
+            },
+            location(line),
+        )]
+    }
+
+    fn key_with(edit: impl FnOnce(&mut PlatformConfig, &mut Vec<Instruction>, &mut Vec<BuildKey>)) -> BuildKey {
+        key_salted("tollgate-1", edit)
+    }
+
+    fn key_salted(
+        salt: &str,
+        edit: impl FnOnce(&mut PlatformConfig, &mut Vec<Instruction>, &mut Vec<BuildKey>),
+    ) -> BuildKey {
+        let (mut config, mut list, mut dependencies) = (config(), instructions(7), vec![BuildKey([7; 32])]);
+        edit(&mut config, &mut list, &mut dependencies);
+        build_key(&KeyInputs {
+            salt,
+            project: &ProjectName::new("example/libgreet").unwrap(),
+            kind: "Build",
+            tree: &TreeId::new("git:4b825dc642cb6eb9a060e54bf8d69288fbee4904"),
+            commit: None,
+            config: &config,
+            instructions: &list,
+            dependencies: &dependencies,
+        })
+    }
+
+    /// The golden digest. If this changes, every stored result becomes unreachable: change it
+    /// only on purpose, together with the version tag in `build_key`.
+    #[test]
+    fn golden_digest() {
+        assert_eq!(
+            key_with(|_, _, _| {}).to_string(),
+            "blake3:6ff592347404633e5aed080e99fbdba61ab68b90d02e3009c57f8d916b4fe8bb"
+        );
+    }
+
+    #[test]
+    fn the_key_follows_every_input_that_matters() {
+        let base = key_with(|_, _, _| {});
+        assert_ne!(base, key_with(|c, _, _| c.features.push("Packaging".into())));
+        assert_ne!(base, key_with(|c, _, _| c.environment[0].1 = "clang".into()));
+        assert_ne!(base, key_with(|c, _, _| c.template = "qtci-linux-Debian-12-x86_64-2".into()));
+        assert_ne!(base, key_with(|_, l, _| l[0].user_message = Some("failed".into())));
+        assert_ne!(base, key_with(|_, l, _| l[0].always = true));
+        assert_ne!(base, key_with(|_, _, d| d[0] = BuildKey([8; 32])));
+        assert_ne!(base, key_with(|_, _, d| d.clear()));
+        // Bumping the salt invalidates everything.
+        assert_ne!(base, key_salted("tollgate-2", |_, _, _| {}));
+    }
+
+    #[test]
+    fn the_key_ignores_what_does_not_matter() {
+        let base = key_with(|_, _, _| {});
+        // Where an instruction is written, and the order of features and of dependency keys.
+        assert_eq!(base, key_with(|_, l, _| *l = instructions(99)));
+        assert_eq!(base, key_with(|c, _, _| c.features.reverse()));
+        assert_eq!(base, key_with(|_, _, d| d.push(BuildKey([7; 32]))));
+        let two = |d: &mut Vec<BuildKey>| *d = vec![BuildKey([1; 32]), BuildKey([2; 32])];
+        let swapped = |d: &mut Vec<BuildKey>| *d = vec![BuildKey([2; 32]), BuildKey([1; 32])];
+        assert_eq!(key_with(|_, _, d| two(d)), key_with(|_, _, d| swapped(d)));
+    }
+}

@@ -30,6 +30,9 @@ use crate::source::{Pin, ProjectName, RepoPath, Source, SourceError, TreeId};
 /// Cores for a work item when neither the module nor the configuration says.
 pub const DEFAULT_CORES: u32 = 4;
 
+/// The revision salt when none is configured. Changing it invalidates every stored result.
+pub const DEFAULT_SALT: &str = "tollgate-1";
+
 pub const MODULE_CONFIG: &str = "coin/module_config.yaml";
 pub const PLATFORM_CONFIGS: &str = "coin/platform_configs";
 

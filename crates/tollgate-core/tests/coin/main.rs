@@ -1,4 +1,6 @@
 //! Tests of the core against Qt's real Coin files. One binary, as nextest recommends.
 
+mod behaviours;
+mod diagnostics;
 mod fixtures;
-mod scratch;
+mod snapshots;
