@@ -9,4 +9,5 @@ pub mod coin;
 pub mod diagnostic;
 pub mod plan;
 pub mod source;
+pub mod template;
 pub mod yaml;
