@@ -3,6 +3,7 @@
 //! dependencies) goes through [`FileReader`], so messages look alike everywhere.
 
 use crate::diagnostic::{Diagnostic, Diagnostics, FileRef, Location};
+use crate::template::Template;
 use crate::yaml::{Node, Value};
 
 pub(crate) struct FileReader<'a> {
@@ -80,8 +81,18 @@ impl FileReader<'_> {
 
     /// Checks a templated field when it is read, so that a broken template is reported when
     /// planning rather than when the instruction runs.
-    pub fn template(&mut self, _node: &Node, _text: &str) {
-        // MERGE: wire to template::Template::parse
+    pub fn template(&mut self, node: &Node, text: &str) {
+        if !text.contains("{{") {
+            return;
+        }
+        match Template::parse(text) {
+            Ok(template) => {
+                for field in template.unknown_fields() {
+                    self.warning(node, format!("template uses `{field}`, which tollgate does not provide; it fails when rendered"));
+                }
+            }
+            Err(error) => self.error(node, format!("invalid template: {error}")),
+        }
     }
 
     /// Reports the keys of a mapping that are not in `known`. Keys whose value defines an anchor

@@ -322,7 +322,10 @@ mod tests {
 
     fn location(line: u32) -> Location {
         let pin = Pin::new(ProjectName::new("example/libgreet").unwrap(), Revision::new("0123"));
-        Location { file: FileRef::new(pin, RepoPath::new("coin/module_config.yaml").unwrap()), position: Position::new(line, 5) }
+        Location {
+            file: FileRef::new(pin, RepoPath::new("coin/module_config.yaml").unwrap()),
+            position: Position::new(line, 5),
+        }
     }
 
     fn config() -> PlatformConfig {
@@ -355,7 +358,9 @@ mod tests {
         )]
     }
 
-    fn key_with(edit: impl FnOnce(&mut PlatformConfig, &mut Vec<Instruction>, &mut Vec<BuildKey>)) -> BuildKey {
+    fn key_with(
+        edit: impl FnOnce(&mut PlatformConfig, &mut Vec<Instruction>, &mut Vec<BuildKey>),
+    ) -> BuildKey {
         key_salted("tollgate-1", edit)
     }
 
@@ -363,7 +368,8 @@ mod tests {
         salt: &str,
         edit: impl FnOnce(&mut PlatformConfig, &mut Vec<Instruction>, &mut Vec<BuildKey>),
     ) -> BuildKey {
-        let (mut config, mut list, mut dependencies) = (config(), instructions(7), vec![BuildKey([7; 32])]);
+        let (mut config, mut list, mut dependencies) =
+            (config(), instructions(7), vec![BuildKey([7; 32])]);
         edit(&mut config, &mut list, &mut dependencies);
         build_key(&KeyInputs {
             salt,

@@ -358,6 +358,8 @@ fn link(
 ) {
     let existing: BTreeSet<WorkItemId> =
         configurations.iter().flat_map(|c| c.work_items.iter().map(|w| w.id.clone())).collect();
+    // An unknown platform dependency is reported once, by the platform set's own check.
+    let ids: BTreeSet<String> = configurations.iter().map(|c| c.config.id.clone()).collect();
     let builds = |project: &ProjectName, config: &str, with_self: bool| -> Vec<WorkItemId> {
         let closure = modules.get(project).map(|m| m.closure.as_slice()).unwrap_or_default();
         closure
@@ -382,7 +384,7 @@ fn link(
                 WorkKind::Test if config.has_feature("TestOnly") => {
                     for tested in &config.platform_dependency {
                         let build = WorkItemId::new(project, tested, WorkKind::Build);
-                        if !existing.contains(&build) && project == root {
+                        if !existing.contains(&build) && project == root && ids.contains(tested) {
                             diagnostics.error(
                                 config.location.clone(),
                                 format!("`{}` tests the build of `{tested}`, but `{project}` is not built there", config.id),

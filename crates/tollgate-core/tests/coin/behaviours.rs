@@ -10,11 +10,17 @@ use tollgate_core::source::RepoPath;
 use crate::fixtures::*;
 
 pub fn configuration<'a>(plan: &'a Plan, id: &str) -> &'a ConfigurationPlan {
-    plan.configurations.iter().find(|c| c.config.id == id).unwrap_or_else(|| panic!("no configuration {id}"))
+    plan.configurations
+        .iter()
+        .find(|c| c.config.id == id)
+        .unwrap_or_else(|| panic!("no configuration {id}"))
 }
 
 pub fn own_item<'a>(plan: &'a Plan, config: &str, kind: WorkKind) -> Option<&'a WorkItem> {
-    configuration(plan, config).work_items.iter().find(|i| i.id.project == plan.project.project && i.id.kind == kind)
+    configuration(plan, config)
+        .work_items
+        .iter()
+        .find(|i| i.id.project == plan.project.project && i.id.kind == kind)
 }
 
 /// Every leaf instruction, in order.
@@ -31,7 +37,8 @@ pub fn leaves(list: &[Instruction]) -> Vec<&Instruction> {
 
 /// The files the leaves of a work item come from.
 fn files(item: &WorkItem) -> Vec<String> {
-    let mut files: Vec<String> = leaves(&item.instructions).iter().map(|i| i.location.file.path.to_string()).collect();
+    let mut files: Vec<String> =
+        leaves(&item.instructions).iter().map(|i| i.location.file.path.to_string()).collect();
     files.dedup();
     files
 }
@@ -103,7 +110,11 @@ fn b2_contains_is_membership_on_features_and_substring_on_strings() {
 fn builds_with(item: &WorkItem, file: &str) -> bool {
     fn walk(list: &[Instruction], file: &str) -> bool {
         list.iter().any(|i| match &i.kind {
-            InstructionKind::Group(_) if i.location.file.path.as_str().ends_with("axivion_template_v2.yaml") => false,
+            InstructionKind::Group(_)
+                if i.location.file.path.as_str().ends_with("axivion_template_v2.yaml") =>
+            {
+                false
+            }
             InstructionKind::Group(children) => walk(children, file),
             _ => i.location.file.path.as_str().ends_with(file),
         })
@@ -135,12 +146,16 @@ fn b4_platform_configurations_include_override_and_add_defaults() {
     let source = fixture_source();
     let plan = plan_qt(&source, "qt/qtsvg");
     let vxworks = &configuration(&plan, "vxworks-imx6-tests").config;
-    assert_eq!(vxworks.features, ["VMSize8", "UseConfigure", "BuildTestsInTest", "TestOnly", "InsignificantTests"]);
+    assert_eq!(
+        vxworks.features,
+        ["VMSize8", "UseConfigure", "BuildTestsInTest", "TestOnly", "InsignificantTests"]
+    );
     assert!(plan.configurations.iter().any(|c| c.config.id == "ubuntu-22.04-license-check"));
 
     let mut diagnostics = Diagnostics::default();
     let dir = RepoPath::new("coin/platform_configs").unwrap();
-    let set = read_platform_configs(&source, &pin("qt/qt5"), &dir, "meta-qt6", &mut diagnostics).unwrap();
+    let set =
+        read_platform_configs(&source, &pin("qt/qt5"), &dir, "meta-qt6", &mut diagnostics).unwrap();
     assert!(set.module_only);
     assert!(!set.configurations.is_empty());
     assert!(!set.configurations.iter().any(|c| c.id.contains("license-check")));
@@ -150,10 +165,13 @@ fn b4_platform_configurations_include_override_and_add_defaults() {
 #[test]
 fn b4_configuration_counts_match_the_document() {
     let source = fixture_source();
-    for (project, expected) in [("qt/qtbase", 80), ("qt/qtsvg", 71), ("qt/qtdeclarative", 73), ("qt/qtshadertools", 71)] {
+    for (project, expected) in
+        [("qt/qtbase", 80), ("qt/qtsvg", 71), ("qt/qtdeclarative", 73), ("qt/qtshadertools", 71)]
+    {
         let plan = plan_qt(&source, project);
         assert_eq!(plan.configurations.len(), expected, "{project}");
-        let errors: Vec<String> = plan.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+        let errors: Vec<String> =
+            plan.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
         assert!(errors.is_empty(), "{project}: {errors:#?}");
     }
 }
@@ -170,13 +188,21 @@ fn b10_work_items_follow_features_and_platform_dependency() {
         .iter()
         .filter_map(|i| match &i.kind {
             InstructionKind::UploadArtifact { directory, transfer, .. }
-            | InstructionKind::UploadTestArtifact { directory, transfer } => Some((transfer.clone(), directory.clone())),
+            | InstructionKind::UploadTestArtifact { directory, transfer } => {
+                Some((transfer.clone(), directory.clone()))
+            }
             _ => None,
         })
         .collect();
-    assert!(uploads.contains(&("UploadModuleBuildArtifact".into(), "{{.InstallRoot}}/{{.AgentWorkingDir}}".into())));
+    assert!(uploads.contains(&(
+        "UploadModuleBuildArtifact".into(),
+        "{{.InstallRoot}}/{{.AgentWorkingDir}}".into()
+    )));
     assert!(uploads.iter().any(|(t, _)| t == "UploadModuleTestsArtifact"));
-    assert_eq!(build.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(), ["qt/qtbase:ubuntu-22.04:Build"]);
+    assert_eq!(
+        build.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["qt/qtbase:ubuntu-22.04:Build"]
+    );
 
     // `TestOnly` with a platform dependency: a test only, on ubuntu-22.04's builds.
     assert!(own_item(&plan, "ubuntu-22.04-x11-tests", WorkKind::Build).is_none());
@@ -190,7 +216,10 @@ fn b10_work_items_follow_features_and_platform_dependency() {
     // The license check runs the four instructions of run_license_check.yaml and nothing else.
     let check = own_item(&plan, "ubuntu-22.04-license-check", WorkKind::Test).unwrap();
     let types: Vec<&str> = leaves(&check.instructions).iter().map(|i| i.kind.type_name()).collect();
-    assert_eq!(types, ["ChangeDirectory", "InstallSourceArchive", "EnvironmentVariable", "ExecuteCommand"]);
+    assert_eq!(
+        types,
+        ["ChangeDirectory", "InstallSourceArchive", "EnvironmentVariable", "ExecuteCommand"]
+    );
     assert!(files(check).iter().all(|f| f.ends_with("run_license_check.yaml")));
     assert!(check.depends_on.is_empty());
 }

@@ -16,7 +16,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_SYSTEM: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "tollgate", version, about = "A gating CI system that reads Qt's Coin configuration")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "A gating CI system that reads Qt's Coin configuration"
+)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,

@@ -47,7 +47,10 @@ fn pin_of(sources: &SourcesDir, name: &str, revision: Option<&str>) -> anyhow::R
     };
     let revision = revision.map_err(|error| match error {
         SourceError::UnknownProject(_) => {
-            anyhow::anyhow!("project `{project}` is not in {}", sources.root().join(project.as_str()).display())
+            anyhow::anyhow!(
+                "project `{project}` is not in {}",
+                sources.root().join(project.as_str()).display()
+            )
         }
         other => anyhow::Error::new(other),
     });

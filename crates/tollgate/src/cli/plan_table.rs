@@ -36,7 +36,10 @@ pub fn render(plan: &Plan) -> String {
             continue;
         }
         for kind in &kinds {
-            let own = configuration.work_items.iter().find(|i| &i.id.project == project && &i.id.kind == kind);
+            let own = configuration
+                .work_items
+                .iter()
+                .find(|i| &i.id.project == project && &i.id.kind == kind);
             row.push(own.map_or_else(|| "-".to_owned(), cell));
         }
         let also: Vec<&str> = configuration

@@ -9,6 +9,7 @@ pub(crate) use read::{read_instruction, read_instructions};
 
 use crate::coin::condition::Condition;
 use crate::diagnostic::Location;
+pub use crate::template::Splitting;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instruction {
@@ -54,15 +55,6 @@ pub enum Limit {
 pub enum Command {
     Line(String),
     List(Vec<String>),
-}
-
-/// When a command line is split into arguments (COIN-FORMAT.md §9.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Splitting {
-    /// Coin's default: split the text, then render each word.
-    BeforeSubstitution,
-    /// `executeCommandArgumentSplitingBehavior: SplitAfterVariableSubstitution`.
-    AfterSubstitution,
 }
 
 /// How `EnvironmentVariable`, `AppendToEnvironmentVariable` and

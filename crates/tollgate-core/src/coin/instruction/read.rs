@@ -239,7 +239,7 @@ impl Fields<'_, '_, '_> {
 
     fn missing<T>(&mut self, key: &str) -> Option<T> {
         let name = field(self.entries, "type").and_then(Node::as_str).unwrap_or("this");
-        self.reader.error(self.node, format!("a {name} instruction needs a `{key}` field"));
+        self.reader.error(self.node, format!("`{name}` needs a `{key}` field"));
         None
     }
 

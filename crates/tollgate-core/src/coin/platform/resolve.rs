@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::PlatformConfig;
 use super::file::{PlatformFile, read_file};
@@ -32,7 +32,7 @@ pub fn read_platform_configs(
         let defaults = resolver.read("default.yaml", &mut Vec::new(), None)?;
         configurations.extend(defaults.unwrap_or_default().0);
     }
-    check_set(&configurations, resolver.diagnostics);
+    let configurations = check_set(configurations, resolver.diagnostics);
     if configurations.is_empty() {
         let file = FileRef::new(pin.clone(), dir.join(&module_file).unwrap_or_else(|| dir.clone()));
         resolver.diagnostics.warning(
@@ -151,23 +151,29 @@ impl Resolver<'_> {
     }
 }
 
-/// Ids are unique, and every `Platform dependency` names a configuration of the set.
-fn check_set(configurations: &[PlatformConfig], diagnostics: &mut Diagnostics) {
-    let mut seen: BTreeMap<&str, &PlatformConfig> = BTreeMap::new();
+/// Ids are unique, and every `Platform dependency` names a configuration of the set. A
+/// duplicate is reported and left out, so that no two work items share an id.
+fn check_set(
+    configurations: Vec<PlatformConfig>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<PlatformConfig> {
+    let mut unique: Vec<PlatformConfig> = Vec::with_capacity(configurations.len());
     for config in configurations {
-        if let Some(first) = seen.insert(&config.id, config) {
-            diagnostics.error(
+        match unique.iter().find(|first| first.id == config.id) {
+            Some(first) => diagnostics.error(
                 config.location.clone(),
                 format!(
                     "duplicate platform configuration `{}`; it is also defined at {}",
                     config.id, first.location
                 ),
-            );
+            ),
+            None => unique.push(config),
         }
     }
-    for config in configurations {
+    let ids: BTreeSet<&str> = unique.iter().map(|c| c.id.as_str()).collect();
+    for config in &unique {
         for dependency in &config.platform_dependency {
-            if !seen.contains_key(dependency.as_str()) {
+            if !ids.contains(dependency.as_str()) {
                 diagnostics.error(
                     config.location.clone(),
                     format!("`{}` has unknown platform dependency `{dependency}`", config.id),
@@ -175,4 +181,5 @@ fn check_set(configurations: &[PlatformConfig], diagnostics: &mut Diagnostics) {
             }
         }
     }
+    unique
 }
