@@ -6,10 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// A project by its review-system name, such as `qt/qtbase`.
+///
+/// Names, revisions and paths are shared, not copied: every instruction of a plan carries a
+/// location that holds all three, and a plan clones tens of thousands of instructions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProjectName(String);
+pub struct ProjectName(Arc<str>);
 
 impl ProjectName {
     /// A name is one or more `/`-separated components, none empty, `.` or `..`.
@@ -18,7 +22,7 @@ impl ProjectName {
         let valid = !name.is_empty()
             && name.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
             && !name.chars().any(|c| c.is_whitespace() || c == '\\' || c == ':');
-        valid.then(|| ProjectName(name.to_owned()))
+        valid.then(|| ProjectName(name.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -27,7 +31,7 @@ impl ProjectName {
 
     /// The last component: `qtbase` for `qt/qtbase`. Platform configurations are looked up by it.
     pub fn short_name(&self) -> &str {
-        self.0.rsplit('/').next().unwrap_or(&self.0)
+        self.0.rsplit('/').next().unwrap_or(self.as_str())
     }
 
     /// Resolves a dependency key the way git resolves a relative submodule URL against the
@@ -69,11 +73,11 @@ impl fmt::Display for ProjectName {
 ///
 /// A source backed by a plain folder has one state only and ignores revisions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Revision(String);
+pub struct Revision(Arc<str>);
 
 impl Revision {
     pub fn new(revision: impl Into<String>) -> Revision {
-        Revision(revision.into())
+        Revision(revision.into().into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -82,7 +86,7 @@ impl Revision {
 
     /// The first 12 characters, for messages.
     pub fn short(&self) -> &str {
-        self.0.get(..12).unwrap_or(&self.0)
+        self.0.get(..12).unwrap_or(self.as_str())
     }
 }
 
@@ -113,7 +117,7 @@ impl fmt::Display for Pin {
 
 /// A normalised path inside a repository: `/`-separated, relative, without `.` or `..`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RepoPath(String);
+pub struct RepoPath(Arc<str>);
 
 impl RepoPath {
     /// Normalises `a//b/./c`; refuses absolute paths and paths that climb out with `..`.
@@ -131,7 +135,7 @@ impl RepoPath {
                 other => parts.push(other),
             }
         }
-        (!parts.is_empty()).then(|| RepoPath(parts.join("/")))
+        (!parts.is_empty()).then(|| RepoPath(parts.join("/").into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -144,7 +148,7 @@ impl RepoPath {
 
     /// The folder part: `coin/platform_configs` for `coin/platform_configs/qt5.yaml`.
     pub fn parent(&self) -> Option<RepoPath> {
-        self.0.rsplit_once('/').map(|(dir, _)| RepoPath(dir.to_owned()))
+        self.0.rsplit_once('/').map(|(dir, _)| RepoPath(dir.into()))
     }
 }
 
@@ -156,11 +160,11 @@ impl fmt::Display for RepoPath {
 
 /// Identifies the content of a whole source tree: a git tree id, or a content hash of a folder.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TreeId(String);
+pub struct TreeId(Arc<str>);
 
 impl TreeId {
     pub fn new(id: impl Into<String>) -> TreeId {
-        TreeId(id.into())
+        TreeId(id.into().into())
     }
 
     pub fn as_str(&self) -> &str {

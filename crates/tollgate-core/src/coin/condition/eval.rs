@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use super::{Condition, ConditionKind, Test};
 use crate::coin::properties::{Properties, PropertyValue};
 
@@ -25,7 +27,7 @@ pub fn decide(condition: &Condition, properties: &Properties) -> Decision {
     match &condition.kind {
         ConditionKind::Invalid => Decision::Known(false),
         ConditionKind::Property { property, test } if !test.is_templated() => Decision::Known(
-            property_test(properties, property, test, &|s| Ok(s.to_owned())).unwrap_or(false),
+            property_test(properties, property, test, &|s| Ok(Cow::Borrowed(s))).unwrap_or(false),
         ),
         ConditionKind::Property { .. } | ConditionKind::Runtime { .. } => {
             Decision::Residual(condition.clone())
@@ -65,7 +67,7 @@ pub fn evaluate(
     match &condition.kind {
         ConditionKind::Invalid => Ok(false),
         ConditionKind::Property { property, test } => {
-            property_test(properties, property, test, &|s| runtime.render(s))
+            property_test(properties, property, test, &|s| runtime.render(s).map(Cow::Owned))
         }
         ConditionKind::Runtime { env_var, test } => {
             let name = runtime.render(env_var)?;
@@ -124,13 +126,17 @@ fn in_values(
     Ok(false)
 }
 
+/// Renders an operand. Planning renders nothing (templated operands are left to the executor),
+/// so it lends the text instead of copying it for each of the many tests of a plan.
+type Render<'r> = dyn for<'s> Fn(&'s str) -> Result<Cow<'s, str>, String> + 'r;
+
 /// COIN-FORMAT.md §7.2: `contains` is membership on lists and substring on text; an absent
 /// property equals nothing and contains nothing; comparisons are on text, case-sensitive.
 fn property_test(
     properties: &Properties,
     property: &str,
     test: &Test,
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &Render<'_>,
 ) -> Result<bool, String> {
     let value = properties.get(property);
     Ok(match test {
@@ -170,13 +176,14 @@ fn contains(value: PropertyValue<'_>, text: &str) -> bool {
 fn any_in(
     value: PropertyValue<'_>,
     values: &[String],
-    render: &dyn Fn(&str) -> Result<String, String>,
+    render: &Render<'_>,
 ) -> Result<bool, String> {
-    let rendered: Vec<String> = values.iter().map(|v| render(v)).collect::<Result<_, _>>()?;
+    let rendered: Vec<Cow<'_, str>> = values.iter().map(|v| render(v)).collect::<Result<_, _>>()?;
+    let holds = |text: &str| rendered.iter().any(|r| r == text);
     Ok(match value {
-        PropertyValue::Text(v) => rendered.iter().any(|r| r == v),
-        PropertyValue::List(items) => items.iter().any(|item| rendered.contains(item)),
-        PropertyValue::Configuration(config) => rendered.contains(&config.id),
+        PropertyValue::Text(v) => holds(v),
+        PropertyValue::List(items) => items.iter().any(|item| holds(item)),
+        PropertyValue::Configuration(config) => holds(&config.id),
         PropertyValue::Absent | PropertyValue::Machine(_) => false,
     })
 }
