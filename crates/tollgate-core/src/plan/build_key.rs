@@ -333,6 +333,7 @@ mod tests {
     fn config() -> PlatformConfig {
         PlatformConfig {
             id: "debian-12".into(),
+            id_generated: false,
             template: "qtci-linux-Debian-12-x86_64-1".into(),
             compiler: "GCC".into(),
             target_os: None,

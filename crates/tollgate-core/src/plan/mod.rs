@@ -276,6 +276,8 @@ fn machine(module: &ModuleConfig, kind: &WorkKind, config: &PlatformConfig) -> M
     MachineSize { cores }
 }
 
+/// A work item, unless the configuration rules out every instruction of it: a machine that
+/// would run nothing (qt5's bic tests on a license-check configuration) is not started.
 fn item(
     module: &ModuleInput,
     kind: WorkKind,
@@ -283,18 +285,22 @@ fn item(
     config: &PlatformConfig,
     properties: &Properties,
     significant: bool,
-) -> WorkItem {
-    WorkItem {
+) -> Option<WorkItem> {
+    let instructions = expand(list, properties);
+    if leaf_count(&instructions) == 0 {
+        return None;
+    }
+    Some(WorkItem {
         id: WorkItemId::new(&module.pin.project, &config.id, kind.clone()),
         module: module.pin.clone(),
         tree: module.tree.clone(),
         significant,
         machine: machine(&module.config, &kind, config),
         depends_on: Vec::new(),
-        instructions: expand(list, properties),
+        instructions,
         // Assigned once every work item exists.
         build_key: BuildKey::default(),
-    }
+    })
 }
 
 /// The build of a dependency module on this configuration, whose artifacts the module under
@@ -310,7 +316,7 @@ fn dependency_build(
     }
     let list = instructions(&module.config, "Build")?;
     let significant = !config.has_feature("Insignificant");
-    Some(item(module, WorkKind::Build, list, config, properties, significant))
+    item(module, WorkKind::Build, list, config, properties, significant)
 }
 
 /// The module's own work items on one configuration, as its features shape them
@@ -341,7 +347,7 @@ fn own_items(
             let insignificant_tests =
                 kind == WorkKind::Test && config.has_feature("InsignificantTests");
             let significant = !(insignificant || insignificant_tests);
-            items.push(item(module, kind, list, config, properties, significant));
+            items.extend(item(module, kind, list, config, properties, significant));
         }
     }
     items

@@ -26,13 +26,16 @@ pub(crate) struct Pins {
     pub modules: Vec<Module>,
     /// The product named by the project's dependency files, if any.
     pub product: Option<Pin>,
+    /// The project's own submodules at their gitlinks. A product under test (qt/qt5) includes
+    /// its modules' files (`{{qt/qtbase}}/…`) at the revisions it pins them to.
+    pub submodules: Vec<Pin>,
 }
 
 impl Pins {
     /// The revision of every project an include may name.
     pub fn revisions(&self, extra: Option<&Pin>) -> BTreeMap<ProjectName, Revision> {
         let mut revisions: BTreeMap<ProjectName, Revision> = BTreeMap::new();
-        for pin in self.product.iter().chain(extra) {
+        for pin in self.submodules.iter().chain(&self.product).chain(extra) {
             revisions.insert(pin.project.clone(), pin.revision.clone());
         }
         for module in &self.modules {
@@ -110,7 +113,33 @@ pub(crate) fn resolve_pins(
         }
     }
     let modules = topological(&found, &root.project, diagnostics);
-    Ok(Pins { modules, product: product.map(|(pin, _)| pin) })
+    let submodules = submodule_pins(source, root)?;
+    Ok(Pins { modules, product: product.map(|(pin, _)| pin), submodules })
+}
+
+/// Every submodule of `root` that the sources know, at its gitlink. Without a gitlink (a plain
+/// folder has none) the submodule is read as the sources have it (`HEAD`).
+fn submodule_pins(source: &dyn Source, root: &Pin) -> Result<Vec<Pin>, SourceError> {
+    let gitmodules = RepoPath::new(".gitmodules").expect("constant path");
+    let Some(bytes) = source.read(root, &gitmodules)? else { return Ok(Vec::new()) };
+    let mut pins = Vec::new();
+    for (path, url) in submodules(&String::from_utf8_lossy(&bytes)) {
+        let (Some(project), Some(path)) = (root.project.join_relative(&url), RepoPath::new(&path))
+        else {
+            continue;
+        };
+        let revision = match source.submodule_pin(root, &path)? {
+            Some(revision) => Ok(revision),
+            None => source.resolve(&project, "HEAD"),
+        };
+        match revision {
+            Ok(revision) => pins.push(Pin::new(project, revision)),
+            // A submodule the sources do not have is only missed if an include names it, and
+            // that include says so.
+            Err(error) => drop(input_fact(error)?),
+        }
+    }
+    Ok(pins)
 }
 
 /// The revision a dependency is pinned at, or `None` (reported) when it cannot be had.

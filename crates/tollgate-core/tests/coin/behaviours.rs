@@ -165,9 +165,13 @@ fn b4_platform_configurations_include_override_and_add_defaults() {
 #[test]
 fn b4_configuration_counts_match_the_document() {
     let source = fixture_source();
-    for (project, expected) in
-        [("qt/qtbase", 80), ("qt/qtsvg", 71), ("qt/qtdeclarative", 73), ("qt/qtshadertools", 71)]
-    {
+    for (project, expected) in [
+        ("qt/qtbase", 80),
+        ("qt/qtsvg", 71),
+        ("qt/qtdeclarative", 73),
+        ("qt/qtshadertools", 71),
+        ("qt/qt5", 67),
+    ] {
         let plan = plan_qt(&source, project);
         assert_eq!(plan.configurations.len(), expected, "{project}");
         let errors: Vec<String> =
@@ -222,4 +226,66 @@ fn b10_work_items_follow_features_and_platform_dependency() {
     );
     assert!(files(check).iter().all(|f| f.ends_with("run_license_check.yaml")));
     assert!(check.depends_on.is_empty());
+}
+
+/// `qt-creator.yaml` has rows without `Id` that differ only in their features; each is its
+/// own configuration, as in Coin, not a duplicate.
+#[test]
+fn configurations_without_an_id_stay_apart() {
+    let plan = plan_qt(&fixture_source(), "qtproject/qtsdk");
+    let errors: Vec<String> =
+        plan.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let windows: Vec<(&str, &[String])> = plan
+        .configurations
+        .iter()
+        .filter(|c| c.config.id.starts_with("qtci-windows-10_22H2-x86_64-52_MSVC2022"))
+        .map(|c| (c.config.id.as_str(), c.config.features.as_slice()))
+        .collect();
+    assert_eq!(windows.len(), 2, "{windows:?}");
+    assert_eq!(windows[1].0, "qtci-windows-10_22H2-x86_64-52_MSVC2022-2");
+    assert!(windows[1].1.contains(&"DisableTests".to_owned()));
+}
+
+/// `Include: [cmake_platforms.yaml: [ids]]` takes only those configurations (qt5's
+/// `precheck.yaml`, `qtsaferenderer.yaml` and four more), in the included file's order, and
+/// the platform dependencies they need.
+#[test]
+fn an_include_can_take_some_configurations_only() {
+    let source = fixture_source();
+    let mut diagnostics = Diagnostics::default();
+    let dir = RepoPath::new("coin/platform_configs").unwrap();
+    let set =
+        read_platform_configs(&source, &pin("qt/qt5"), &dir, "precheck", &mut diagnostics).unwrap();
+    let diagnostics: Vec<String> =
+        diagnostics.into_sorted().iter().map(|d| d.message.clone()).collect();
+    // precheck.yaml takes `ios-universal` but not the macOS build it depends on.
+    assert_eq!(
+        diagnostics,
+        [
+            "`ios-universal` depends on `macos-universal-on-x86_64`, which is not listed; it is included too"
+        ]
+    );
+    let ids: Vec<&str> = set.configurations.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "macos-universal-on-x86_64",
+            "ubuntu-22.04-developer-build",
+            "ubuntu-22.04",
+            "ubuntu-22.04-developer-build-x11-tests",
+            "windows-11_23H2-msvc2022-developer-build",
+            "ios-universal",
+            "macos-14-arm64-developer-build",
+            "macos-14-arm64-developer-build-tests",
+            "android-arm64-on-macos",
+            "qemu-armv7-developer-build",
+            "qnx-710-x86_64-developer-build-on-linux",
+        ]
+    );
+    assert!(set.module_only);
+    // The rows are the included file's own, fields and all.
+    let ubuntu = set.configurations.iter().find(|c| c.id == "ubuntu-22.04").unwrap();
+    assert_eq!(ubuntu.template, "qtci-linux-Ubuntu-22.04-x86_64-51");
+    assert!(ubuntu.location.file.path.as_str().ends_with("cmake_platforms.yaml"));
 }

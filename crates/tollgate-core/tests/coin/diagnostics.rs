@@ -123,7 +123,7 @@ instructions:
       command: make check
 //- example/app/coin/platform_configs/app.yaml
 Version: 2
-Include: [more.yaml, missing.yaml]
+Include: [more.yaml, missing.yaml, other.yaml: [linux-1, linux-2]]
 Configurations:
 - Id: linux
   Template: qtci-linux-Debian-12-x86_64-1
@@ -144,6 +144,14 @@ Configurations:
 Overrides:
 - Id: windows
   Features: []
+//- example/app/coin/platform_configs/other.yaml
+Configurations:
+- Id: linux-1
+  Template: qtci-linux-Debian-12-x86_64-1
+  Compiler: GCC
+- Id: linux-3
+  Template: qtci-linux-Debian-12-x86_64-1
+  Compiler: GCC
 //- example/app/coin/platform_configs/more.yaml
 Version: 3
 Include: [app.yaml]
@@ -151,6 +159,7 @@ Configurations: []
 ";
     insta::assert_snapshot!(check(files, "example/app"), @"
     example/app/coin/platform_configs/app.yaml:2:22: error: included platform configuration file `coin/platform_configs/missing.yaml` does not exist in example/app@c0ffee
+    example/app/coin/platform_configs/app.yaml:2:36: error: `other.yaml` defines no configuration `linux-2` to include
     example/app/coin/platform_configs/app.yaml:7:3: error: `linux-tests` has unknown platform dependency `linuxx`
     example/app/coin/platform_configs/app.yaml:12:3: error: duplicate platform configuration `linux`; it is also defined at example/app/coin/platform_configs/app.yaml:4:3
     example/app/coin/platform_configs/app.yaml:15:3: error: platform configuration lacks `Compiler`
@@ -159,7 +168,7 @@ Configurations: []
     example/app/coin/platform_configs/more.yaml:1:10: error: unsupported platform configuration `Version`; expected 2
     example/app/coin/platform_configs/more.yaml:2:11: error: include cycle: coin/platform_configs/app.yaml -> coin/platform_configs/more.yaml -> coin/platform_configs/app.yaml
     example/app/coin/platform_configs/app.yaml:21:3: warning: override of `windows`, which no included file defines; it is ignored
-    work items: 3
+    work items: 5
     ");
 }
 

@@ -48,3 +48,5 @@ snapshot!(qtbase, "qt/qtbase");
 snapshot!(qtsvg, "qt/qtsvg");
 snapshot!(qtdeclarative, "qt/qtdeclarative");
 snapshot!(qtshadertools, "qt/qtshadertools");
+// The product itself: its includes name its submodules, at the revisions it pins them to.
+snapshot!(qt5, "qt/qt5");

@@ -18,9 +18,18 @@ pub(super) enum PlatformFile {
 #[derive(Default)]
 pub(super) struct ConfigsFile {
     pub module_only: bool,
-    pub includes: Vec<(String, Location)>,
+    pub includes: Vec<Include>,
     pub configurations: Vec<ConfigFields>,
     pub overrides: Vec<ConfigFields>,
+}
+
+/// `Include: [cmake_platforms.yaml]`, or only some of its configurations:
+/// `Include: [cmake_platforms.yaml: [ubuntu-22.04, rhel-8.10]]` (qt5's `precheck.yaml`).
+pub(super) struct Include {
+    pub file: String,
+    /// The ids to take; all of them when `None`.
+    pub only: Option<Vec<String>>,
+    pub location: Location,
 }
 
 /// The fields of a configuration mapping as written. A definition needs `Template` and
@@ -87,9 +96,7 @@ pub(super) fn read_file(reader: &mut FileReader<'_>, root: &Node) -> Option<Plat
             }
             if let Some(node) = field(entries, "Include") {
                 for item in reader.list(node, "`Include`").unwrap_or_default() {
-                    if let Some(name) = reader.text(item, "each item of `Include`") {
-                        file.includes.push((name, reader.at(item)));
-                    }
+                    file.includes.extend(read_include(reader, item));
                 }
             }
             for (key, target) in
@@ -102,6 +109,25 @@ pub(super) fn read_file(reader: &mut FileReader<'_>, root: &Node) -> Option<Plat
             }
             Some(PlatformFile::Configs(file))
         }
+    }
+}
+
+fn read_include(reader: &mut FileReader<'_>, item: &Node) -> Vec<Include> {
+    let what = "each item of `Include` (a file name, or `file.yaml: [ids]`)";
+    match &item.value {
+        Value::Map(entries) => entries
+            .iter()
+            .filter_map(|(file, ids)| {
+                let file = reader.text(file, what)?;
+                let only = reader.texts(ids, &format!("the configurations taken from `{file}`"))?;
+                Some(Include { file, only: Some(only), location: reader.at(item) })
+            })
+            .collect(),
+        _ => reader
+            .text(item, what)
+            .map(|file| Include { file, only: None, location: reader.at(item) })
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -213,6 +239,7 @@ impl ConfigFields {
         });
         let mut config = PlatformConfig {
             id,
+            id_generated: self.id.is_none(),
             template,
             compiler,
             target_os: None,

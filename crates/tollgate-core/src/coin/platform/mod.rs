@@ -16,6 +16,9 @@ use crate::diagnostic::Location;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlatformConfig {
     pub id: String,
+    /// The file gave no `Id` (files older than 2019, and `qt-creator.yaml` today); `id` was
+    /// made from the template and the compiler.
+    pub id_generated: bool,
     /// The machine image its agents are cloned from.
     pub template: String,
     pub compiler: String,

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use super::PlatformConfig;
-use super::file::{PlatformFile, read_file};
+use super::file::{Include, PlatformFile, read_file};
 use crate::coin::load::{Loaded, file_start, input_fact, load_yaml};
 use crate::coin::read::FileReader;
 use crate::diagnostic::{Diagnostics, FileRef, Location};
@@ -48,8 +48,9 @@ struct Resolver<'a> {
     pin: &'a Pin,
     dir: &'a RepoPath,
     diagnostics: &'a mut Diagnostics,
-    /// Files already included into this set: a file included twice adds its rows once.
-    included: BTreeSet<RepoPath>,
+    /// Files already included into this set, with the ids taken from them: a file included
+    /// twice the same way adds its rows once.
+    included: BTreeSet<(Option<RepoPath>, Option<Vec<String>>)>,
 }
 
 impl Resolver<'_> {
@@ -75,9 +76,6 @@ impl Resolver<'_> {
             let cycle: Vec<&str> = chain.iter().chain([&path]).map(RepoPath::as_str).collect();
             let location = from.cloned().unwrap_or_else(|| file_start(&self.file(&path)));
             self.diagnostics.error(location, format!("include cycle: {}", cycle.join(" -> ")));
-            return Ok(Some(Default::default()));
-        }
-        if from.is_some() && !self.included.insert(path.clone()) {
             return Ok(Some(Default::default()));
         }
         let file = self.file(&path);
@@ -110,9 +108,14 @@ impl Resolver<'_> {
             }
             PlatformFile::Configs(parsed) => {
                 let mut configurations = Vec::new();
-                for (include, location) in &parsed.includes {
-                    if let Some((included, _)) = self.read(include, chain, Some(location))? {
-                        configurations.extend(included);
+                for include in &parsed.includes {
+                    let key = (self.dir.join(&include.file), include.only.clone());
+                    if !self.included.insert(key) {
+                        continue;
+                    }
+                    let location = Some(&include.location);
+                    if let Some((included, _)) = self.read(&include.file, chain, location)? {
+                        configurations.extend(self.select(included, include));
                     }
                 }
                 let mut reader = FileReader { file: &file, diagnostics: self.diagnostics };
@@ -146,19 +149,61 @@ impl Resolver<'_> {
         Ok(result)
     }
 
+    /// The configurations an include takes, in the order of the included file. A taken
+    /// configuration brings its platform dependencies along (qt5's `precheck.yaml` takes
+    /// `ios-universal` without `macos-universal-on-x86_64`, whose build it needs).
+    fn select(&mut self, included: Vec<PlatformConfig>, include: &Include) -> Vec<PlatformConfig> {
+        let Some(only) = &include.only else { return included };
+        let defines = |id: &str| included.iter().find(|c| c.id == id);
+        let mut wanted: Vec<&str> = Vec::new();
+        for id in only {
+            match defines(id) {
+                Some(_) => wanted.push(id),
+                None => self.diagnostics.error(
+                    include.location.clone(),
+                    format!("`{}` defines no configuration `{id}` to include", include.file),
+                ),
+            }
+        }
+        // Listed ids first, so that only the unlisted dependencies are reported.
+        let mut next = 0;
+        while let Some(id) = wanted.get(next).copied() {
+            next += 1;
+            let dependencies = defines(id).map(|c| c.platform_dependency.as_slice());
+            for dependency in dependencies.unwrap_or_default() {
+                if !wanted.contains(&dependency.as_str()) && defines(dependency).is_some() {
+                    self.diagnostics.warning(
+                        include.location.clone(),
+                        format!("`{id}` depends on `{dependency}`, which is not listed; it is included too"),
+                    );
+                    wanted.push(dependency);
+                }
+            }
+        }
+        let wanted: BTreeSet<String> = wanted.into_iter().map(str::to_owned).collect();
+        included.into_iter().filter(|c| wanted.contains(&c.id)).collect()
+    }
+
     fn file(&self, path: &RepoPath) -> FileRef {
         FileRef::new(self.pin.clone(), path.clone())
     }
 }
 
 /// Ids are unique, and every `Platform dependency` names a configuration of the set. A
-/// duplicate is reported and left out, so that no two work items share an id.
+/// written duplicate is reported and left out, so that no two work items share an id. A
+/// generated id that is taken gets a number: rows without `Id` may differ only in features.
 fn check_set(
     configurations: Vec<PlatformConfig>,
     diagnostics: &mut Diagnostics,
 ) -> Vec<PlatformConfig> {
     let mut unique: Vec<PlatformConfig> = Vec::with_capacity(configurations.len());
-    for config in configurations {
+    for mut config in configurations {
+        let taken = |id: &str, unique: &[PlatformConfig]| unique.iter().any(|c| c.id == id);
+        if config.id_generated && taken(&config.id, &unique) {
+            let base = config.id.clone();
+            let free = (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id, &unique));
+            config.id = free.expect("an unbounded range has a free number");
+        }
         match unique.iter().find(|first| first.id == config.id) {
             Some(first) => diagnostics.error(
                 config.location.clone(),
