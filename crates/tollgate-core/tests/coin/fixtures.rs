@@ -65,7 +65,12 @@ pub fn pin(project: &str) -> Pin {
 
 /// Plans a Qt module with platform configurations from qt/qt5.
 pub fn plan_qt(source: &MemorySource, project: &str) -> Plan {
-    let request =
-        PlanRequest { project: pin(project), platforms: Some(pin("qt/qt5")), salt: "test".into() };
+    plan_qt_at(source, project, revision_of(project))
+}
+
+/// Plans a module the fixtures do not ship (added by the test) at `revision`.
+pub fn plan_qt_at(source: &MemorySource, project: &str, revision: &str) -> Plan {
+    let project = Pin::new(ProjectName::new(project).unwrap(), Revision::new(revision));
+    let request = PlanRequest { project, platforms: Some(pin("qt/qt5")), salt: "test".into() };
     plan(source, &request).expect("a memory source does not fail")
 }

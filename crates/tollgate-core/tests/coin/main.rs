@@ -3,4 +3,6 @@
 mod behaviours;
 mod diagnostics;
 mod fixtures;
+mod runtime;
+mod session;
 mod snapshots;
