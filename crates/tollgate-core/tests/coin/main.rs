@@ -3,6 +3,7 @@
 mod behaviours;
 mod diagnostics;
 mod fixtures;
+mod robustness;
 mod runtime;
 mod session;
 mod snapshots;
