@@ -75,7 +75,9 @@ pub fn render(plan: &Plan) -> String {
 
 /// `215 instr, 8 cores`, marked when a failure would not block the integration.
 fn cell(item: &WorkItem) -> String {
-    let mut text = format!("{} instr, {} cores", item.leaf_count(), item.machine.cores);
+    let cores = item.machine.cores;
+    let unit = if cores == 1 { "core" } else { "cores" };
+    let mut text = format!("{} instr, {cores} {unit}", item.leaf_count());
     if !item.significant {
         text.push_str(", insignificant");
     }
