@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use tempfile::TempDir;
+use tollgate_fixtures::project_dir;
 
 const QT_MODULES: [&str; 5] =
     ["qt/qtbase", "qt/qt5", "qt/qtsvg", "qt/qtdeclarative", "qt/qtshadertools"];
@@ -18,7 +19,7 @@ const BUILD_TEMPLATE: &str = "coin/instructions/coin_module_build_template_v2.ya
 fn qt_modules_plan_without_errors_with_their_configurations() {
     let sources = Sources::new();
     for project in QT_MODULES {
-        sources.link(project, &fixture(project));
+        sources.link(project, &project_dir(project));
     }
     // COIN-FORMAT.md §10.2; qtshadertools.yaml includes the same files as qtsvg.yaml.
     for (project, count) in
@@ -313,28 +314,16 @@ impl Sources {
 /// plain folder.
 fn qt_with_broken_head() -> (Sources, String, String) {
     let sources = Sources::new();
-    sources.link("qt/qt5", &fixture("qt/qt5"));
-    sources.git_copy("qt/qtsvg", &fixture("qt/qtsvg"));
+    sources.link("qt/qt5", &project_dir("qt/qt5"));
+    sources.git_copy("qt/qtsvg", &project_dir("qt/qtsvg"));
     sources.commit("qt/qtsvg", "Fixture");
-    sources.git_copy("qt/qtbase", &fixture("qt/qtbase"));
+    sources.git_copy("qt/qtbase", &project_dir("qt/qtbase"));
     let good = sources.commit("qt/qtbase", "Fixture");
     let template = format!("qt/qtbase/{BUILD_TEMPLATE}");
     let text = fs::read_to_string(sources.root().join(&template)).unwrap();
     sources.write(&template, &format!("{text}\n  - [unclosed\n"));
     let broken = sources.commit("qt/qtbase", "Break the build template");
     (sources, good, broken)
-}
-
-/// `../shared/coin-fixtures/<owner>+<repo>`. Missing fixtures fail the test rather than skip it.
-fn fixture(project: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.join("../shared/coin-fixtures");
-    assert!(
-        dir.is_dir(),
-        "the Coin fixtures are missing: expected {} (../shared beside the repository)",
-        dir.display()
-    );
-    dir.join(project.replace('/', "+"))
 }
 
 /// The example sources folder, `examples/sources`.

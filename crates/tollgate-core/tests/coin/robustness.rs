@@ -15,7 +15,6 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -162,31 +161,10 @@ impl FixtureFile {
     }
 }
 
-/// Every file under `../shared/coin-fixtures`, as a project and a path. The bytes come from
-/// `fixture_source()`; this only lists what is there.
+/// Every fixture file, as a project and a path; the bytes come from `fixture_source()`.
 fn fixture_files() -> Vec<FixtureFile> {
-    fn walk(dir: &Path, base: &Path, project: &ProjectName, into: &mut Vec<FixtureFile>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, base, project, into);
-            } else {
-                let relative = path.strip_prefix(base).unwrap().to_string_lossy();
-                let path = RepoPath::new(&relative).unwrap();
-                into.push(FixtureFile { project: project.clone(), path });
-            }
-        }
-    }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(fixtures_dir()).unwrap() {
-        let dir = entry.unwrap().path();
-        if dir.is_dir() {
-            let name = dir.file_name().unwrap().to_string_lossy().replace('+', "/");
-            walk(&dir, &dir, &ProjectName::new(&name).unwrap(), &mut files);
-        }
-    }
-    files.sort();
-    files
+    let files = tollgate_fixtures::fixture_files().into_iter();
+    files.map(|file| FixtureFile { project: file.project, path: file.path }).collect()
 }
 
 /// How a file is read.
