@@ -2,31 +2,14 @@
 //! Each test is a set of files and the diagnostics `tollgate plan` would print.
 
 use tollgate_core::plan::{PlanRequest, plan};
-use tollgate_core::source::{MemorySource, Pin, ProjectName, Revision};
+use tollgate_core::source::{Pin, ProjectName, Revision};
 
-/// Files written as `//- project/owner/path` headers followed by content; the project is
-/// planned with its own platform configurations.
+use crate::fixtures::memory_source;
+
+/// Plans `project` from files written inline (see `memory_source`) with its own platform
+/// configurations, and prints the diagnostics.
 fn check(files: &str, project: &str) -> String {
-    let mut source = MemorySource::new();
-    let mut current: Option<(String, String, String)> = None;
-    let mut flush = |entry: Option<(String, String, String)>| {
-        if let Some((project, path, content)) = entry {
-            source.add(&project, &path, content);
-        }
-    };
-    for line in files.lines() {
-        if let Some(header) = line.strip_prefix("//- ") {
-            flush(current.take());
-            let mut parts = header.trim().splitn(3, '/');
-            let (owner, name, path) =
-                (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-            current = Some((format!("{owner}/{name}"), path.to_owned(), String::new()));
-        } else if let Some((_, _, content)) = current.as_mut() {
-            content.push_str(line);
-            content.push('\n');
-        }
-    }
-    flush(current);
+    let source = memory_source(files);
     let pin = Pin::new(ProjectName::new(project).unwrap(), Revision::new("c0ffee"));
     let plan =
         plan(&source, &PlanRequest { project: pin, platforms: None, salt: "test".into() }).unwrap();

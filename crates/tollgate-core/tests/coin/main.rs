@@ -3,6 +3,7 @@
 mod behaviours;
 mod diagnostics;
 mod fixtures;
+mod forms;
 mod robustness;
 mod runtime;
 mod session;
