@@ -4,7 +4,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -146,6 +146,23 @@ fn usage_errors_exit_2_with_a_message() {
         assert!(run.stderr.contains(message), "{args:?}: expected `{message}` in {}", run.stderr);
         assert_eq!(run.stdout, "", "{args:?}");
     }
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let examples = examples();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["plan", "demo/greeter", "--sources", path_str(&examples), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As `tollgate plan … | head` does once it has read enough: the pipe is closed.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
 }
 
 // ---- what the tests look for in a plan ----

@@ -1,5 +1,6 @@
 //! `tollgate plan`: what an integration of a project would run.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -32,7 +33,12 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         super::plan_table::render(&plan)
     };
-    print!("{out}");
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        // A reader that stopped early (`tollgate plan … | head`) is not an error.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {}
+        written => written.context("cannot write the plan to stdout")?,
+    }
     Ok(if plan.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
