@@ -27,6 +27,18 @@ impl BuildKey {
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// The key written by [`Self::to_hex`]: 64 lowercase hex digits.
+    pub fn from_hex(hex: &str) -> Option<BuildKey> {
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut bytes = [0; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(BuildKey(bytes))
+    }
 }
 
 /// `blake3:<hex>`: the algorithm is named so that it can change one day.
@@ -408,6 +420,15 @@ mod tests {
         assert_ne!(base, key_with(|_, _, d| d.clear()));
         // Bumping the salt invalidates everything.
         assert_ne!(base, key_salted("tollgate-2", |_, _, _| {}));
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let key = key_with(|_, _, _| {});
+        assert_eq!(BuildKey::from_hex(&key.to_hex()), Some(key));
+        assert_eq!(BuildKey::from_hex(&key.to_hex().to_uppercase()), None);
+        assert_eq!(BuildKey::from_hex("00"), None);
+        assert_eq!(BuildKey::from_hex(&"g".repeat(64)), None);
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn plan(source: &dyn Source, request: &PlanRequest) -> Result<Plan, SourceEr
         }
     }
     link(&mut configurations, &modules, &root.project, &mut diagnostics);
-    assign_keys(&mut configurations, &modules, &request.salt, &mut diagnostics);
+    assign_keys(&mut configurations, &request.salt, &mut diagnostics);
 
     Ok(Plan {
         project: root.clone(),
@@ -294,6 +294,7 @@ fn item(
         id: WorkItemId::new(&module.pin.project, &config.id, kind.clone()),
         module: module.pin.clone(),
         tree: module.tree.clone(),
+        git_clone: module.config.has_tag("git"),
         significant,
         machine: machine(&module.config, &kind, config),
         depends_on: Vec::new(),
@@ -411,7 +412,6 @@ fn link(
 /// Computes every build key, dependencies first.
 fn assign_keys(
     configurations: &mut [ConfigurationPlan],
-    modules: &BTreeMap<ProjectName, ModuleInput>,
     salt: &str,
     diagnostics: &mut Diagnostics,
 ) {
@@ -424,7 +424,7 @@ fn assign_keys(
     let mut keys: HashMap<WorkItemId, BuildKey> = HashMap::new();
     let ids: Vec<WorkItemId> = index.keys().cloned().collect();
     for id in ids {
-        key_of(&id, configurations, &index, modules, salt, &mut keys, &mut Vec::new(), diagnostics);
+        key_of(&id, configurations, &index, salt, &mut keys, &mut Vec::new(), diagnostics);
     }
     for plan in configurations.iter_mut() {
         for item in &mut plan.work_items {
@@ -438,7 +438,6 @@ fn key_of(
     id: &WorkItemId,
     configurations: &[ConfigurationPlan],
     index: &HashMap<WorkItemId, (usize, usize)>,
-    modules: &BTreeMap<ProjectName, ModuleInput>,
     salt: &str,
     keys: &mut HashMap<WorkItemId, BuildKey>,
     visiting: &mut Vec<WorkItemId>,
@@ -463,18 +462,15 @@ fn key_of(
     let dependencies: Vec<BuildKey> = item
         .depends_on
         .iter()
-        .filter_map(|d| {
-            key_of(d, configurations, index, modules, salt, keys, visiting, diagnostics)
-        })
+        .filter_map(|d| key_of(d, configurations, index, salt, keys, visiting, diagnostics))
         .collect();
     visiting.pop();
-    let git_clone = modules.get(&item.id.project).is_some_and(|m| m.config.has_tag("git"));
     let key = build_key(&KeyInputs {
         salt,
         project: &item.id.project,
         kind: item.id.kind.as_str(),
         tree: &item.tree,
-        commit: git_clone.then_some(&item.module.revision),
+        commit: item.git_clone.then_some(&item.module.revision),
         config: &plan.config,
         instructions: &item.instructions,
         dependencies: &dependencies,

@@ -71,6 +71,9 @@ pub struct WorkItem {
     /// The module it builds or tests, at its revision.
     pub module: Pin,
     pub tree: TreeId,
+    /// The module asks for a git clone of its sources (`tags: [git]`) instead of a source
+    /// archive; its build key then includes the commit.
+    pub git_clone: bool,
     /// A failure of a significant work item rejects the integration.
     pub significant: bool,
     pub machine: MachineSize,

@@ -197,7 +197,8 @@ impl InstructionKind {
             InstructionKind::ScheduleUploadTestResults => "ScheduleUploadTestResults",
             InstructionKind::RunQtUnitTest { .. } => "RunQtUnitTest",
             InstructionKind::Include { .. } => "!include",
-            InstructionKind::Invalid { .. } => "invalid",
+            // Reads as "instruction cannot be performed: unknown instruction type `X`".
+            InstructionKind::Invalid { .. } => "instruction",
         }
     }
 }
