@@ -41,11 +41,34 @@ pub(crate) fn describe<S: AsRef<OsStr>>(args: &[S]) -> String {
 /// Runs `git <args>` to completion and hands back its output whatever the exit status; the
 /// caller knows which statuses mean "not found".
 pub(crate) fn output<S: AsRef<OsStr>>(repo: &Path, args: &[S]) -> Result<Output, GitError> {
-    git(repo).args(args).output().map_err(|source| GitError::Spawn {
+    output_of(git(repo), repo, args)
+}
+
+/// [`output`] for a command prepared with [`git`] and then given more (an environment
+/// variable such as `GIT_INDEX_FILE`).
+pub(crate) fn output_of<S: AsRef<OsStr>>(
+    mut command: Command,
+    repo: &Path,
+    args: &[S],
+) -> Result<Output, GitError> {
+    command.args(args).output().map_err(|source| GitError::Spawn {
         repo: repo.to_owned(),
         command: describe(args),
         source,
     })
+}
+
+/// Runs a command that has no "not found" answer: any failure is an error.
+pub(crate) fn run<S: AsRef<OsStr>>(
+    command: Command,
+    repo: &Path,
+    args: &[S],
+) -> Result<Output, GitError> {
+    let output = output_of(command, repo, args)?;
+    if !output.status.success() {
+        return Err(failed(repo, args, &output));
+    }
+    Ok(output)
 }
 
 /// The error for a command that ran and failed.

@@ -4,7 +4,8 @@
 //! behaviour is the one a developer gets from the same git, without the caller's `GIT_*`
 //! variables or the system config steering it. A [`Repository`] reads objects without a work
 //! tree: commits by ref, trees, blobs (through one long-lived `git cat-file --batch`) and
-//! gitlinks.
+//! gitlinks. It also writes a commit's files into a folder, or clones itself into one, for a
+//! work item's sources.
 //!
 //! Reads use the CLI too, rather than gix: one long-lived batch process answers a read in
 //! microseconds, which is all planning needs, and one git implementation (the one that will

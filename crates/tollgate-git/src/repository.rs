@@ -1,5 +1,7 @@
-//! A git repository on disk, work tree or bare, and the reads planning needs.
+//! A git repository on disk, work tree or bare: the reads planning needs, and a commit's
+//! files written out for a work item.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::io;
@@ -11,6 +13,10 @@ use crate::{CommitId, GitError, TreeOid};
 
 /// The mode of a gitlink (a submodule entry) in a tree.
 const GITLINK: &str = "160000";
+
+/// Checkouts write files with one worker per CPU (git's `checkout.workers=0`); the files are
+/// the same as with one.
+const PARALLEL_CHECKOUT: [&str; 2] = ["-c", "checkout.workers=0"];
 
 pub struct Repository {
     path: PathBuf,
@@ -105,6 +111,67 @@ impl Repository {
         Ok(None)
     }
 
+    /// Writes the files of `commit` into `dest`, an existing empty folder, as a checkout writes
+    /// them: executable bits and symlinks as the tree records them, a gitlink as an empty
+    /// folder, `.gitattributes` conversions applied. Read from objects alone: the work tree and
+    /// the repository's own index are neither read nor touched, and a read-only repository
+    /// will do. `false` when the repository has no such commit.
+    ///
+    /// `read-tree` into a scratch index, then `checkout-index --all` (git's own export idiom)
+    /// rather than `git archive`: the files are exactly a clone's checkout, because
+    /// `export-ignore` and `export-subst` do not apply (`export-subst` would write the commit
+    /// id into files, so the content would no longer follow the tree id that build keys use),
+    /// and `read-tree` refuses a hostile tree's `.git/…` or `..` paths. It is as fast: both
+    /// inflate the same objects, and a checkout writes files in parallel. On error `dest` may
+    /// hold part of the tree.
+    pub fn export_to(&self, commit: &CommitId, dest: &Path) -> Result<bool, GitError> {
+        let Some(tree) = self.tree_of(commit)? else {
+            return Ok(false);
+        };
+        let dest = absolute(dest)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("tollgate-export-")
+            .tempdir()
+            .map_err(|source| GitError::Io { path: std::env::temp_dir(), source })?;
+        let index = scratch.path().join("index");
+        let with_index = || {
+            let mut git = command::git(&self.path);
+            git.env("GIT_INDEX_FILE", &index);
+            git
+        };
+        command::run(with_index(), &self.path, &["read-tree", tree.as_str()])?;
+        let mut work_tree = OsString::from("--work-tree=");
+        work_tree.push(&dest);
+        let [c, workers] = PARALLEL_CHECKOUT.map(OsStr::new);
+        let checkout = [c, workers, &work_tree, OsStr::new("checkout-index"), OsStr::new("--all")];
+        command::run(with_index(), &self.path, &checkout)?;
+        Ok(true)
+    }
+
+    /// Clones the repository into `dest`, an empty or missing folder, checked out detached at
+    /// `commit`; `false` when the repository has no such commit.
+    ///
+    /// The clone owns its objects: a local clone copies the object folder (so commits only
+    /// reachable from remote-tracking branches, or from no ref at all, come along), without
+    /// hard links, since a build writing to a linked pack file would write into this
+    /// repository, and `--dissociate` copies whatever this repository borrows through
+    /// alternates. No template: the clone gets no sample hooks or other template files.
+    pub fn clone_to(&self, commit: &CommitId, dest: &Path) -> Result<bool, GitError> {
+        if self.tree_of(commit)?.is_none() {
+            return Ok(false);
+        }
+        let dest = absolute(dest)?;
+        let options = ["clone", "--quiet", "--local", "--no-hardlinks", "--dissociate"];
+        let more = ["--no-checkout", "--template=", "--", "."];
+        let mut clone: Vec<&OsStr> = options.iter().chain(&more).map(OsStr::new).collect();
+        clone.push(dest.as_os_str());
+        command::run(command::git(&self.path), &self.path, &clone)?;
+        let [c, workers] = PARALLEL_CHECKOUT;
+        let checkout = [c, workers, "checkout", "--quiet", "--detach", commit.as_str(), "--"];
+        command::run(command::git(&dest), &dest, &checkout)?;
+        Ok(true)
+    }
+
     /// `git rev-parse --verify --quiet <expression>`: the object id, or `None` when the
     /// expression names nothing.
     fn rev_parse(&self, expression: &str) -> Result<Option<String>, GitError> {
@@ -151,6 +218,11 @@ fn is_repository(path: &Path) -> Result<bool, GitError> {
         Ok(metadata(&path.join(name))?.is_some_and(|m| if dir { m.is_dir() } else { m.is_file() }))
     };
     Ok(is("HEAD", false)? && is("objects", true)? && is("refs", true)?)
+}
+
+/// `path` made absolute against the current folder, since git runs elsewhere.
+fn absolute(path: &Path) -> Result<PathBuf, GitError> {
+    std::path::absolute(path).map_err(|source| GitError::Io { path: path.to_owned(), source })
 }
 
 fn metadata(path: &Path) -> Result<Option<fs::Metadata>, GitError> {

@@ -1,5 +1,7 @@
 //! Reads from real repositories made by real git.
 
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -239,6 +241,100 @@ fn a_failing_git_is_an_error_not_a_missing_object() {
     assert!(git.submodule_pin(&head, "a").is_err());
 }
 
+#[test]
+fn export_to_writes_a_commit_from_objects_alone() {
+    let repo = TestRepo::new();
+    repo.write("dir/file", "old\n");
+    repo.write("run", "#!/bin/sh\n");
+    fs::set_permissions(repo.path().join("run"), fs::Permissions::from_mode(0o755)).unwrap();
+    symlink("dir/file", repo.path().join("link")).unwrap();
+    let old = commit_id(&repo.commit("old"));
+    repo.write("dir/file", "new\n");
+    repo.commit("new");
+    repo.write("staged", "staged\n");
+    repo.git(&["add", "staged"]);
+    repo.write("dir/file", "not committed\n");
+    let status = repo.git(&["status", "--porcelain"]);
+    let bare = repo.dir.path().join("bare.git");
+    repo.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+
+    for (name, git) in
+        [("work tree", repo.open()), ("bare", Repository::open(&bare).unwrap().unwrap())]
+    {
+        let dest = repo.dir.path().join(format!("export {name}"));
+        fs::create_dir(&dest).unwrap();
+        assert!(git.export_to(&old, &dest).unwrap(), "{name}");
+        assert_eq!(fs::read_to_string(dest.join("dir/file")).unwrap(), "old\n", "{name}");
+        let mode = fs::metadata(dest.join("run")).unwrap().permissions().mode();
+        assert_ne!(mode & 0o100, 0, "{name}: executable");
+        assert_eq!(fs::read_link(dest.join("link")).unwrap(), Path::new("dir/file"), "{name}");
+        assert!(!dest.join("staged").exists() && !dest.join(".git").exists(), "{name}");
+    }
+    assert_eq!(repo.git(&["status", "--porcelain"]), status, "index and work tree untouched");
+
+    let dest = repo.dir.path().join("unknown");
+    fs::create_dir(&dest).unwrap();
+    assert!(!repo.open().export_to(&commit_id(&"0".repeat(40)), &dest).unwrap());
+    assert_eq!(fs::read_dir(&dest).unwrap().count(), 0);
+}
+
+#[test]
+fn clone_to_makes_a_repository_of_its_own() {
+    let repo = TestRepo::new();
+    repo.write("a", "1");
+    let first = repo.commit("first");
+    repo.write("a", "2");
+    repo.commit("second");
+    let git = repo.open();
+    let dest = repo.dir.path().join("clone");
+    assert!(git.clone_to(&commit_id(&first), &dest).unwrap());
+    let unknown = repo.dir.path().join("unknown");
+    assert!(!git.clone_to(&commit_id(&"0".repeat(40)), &unknown).unwrap());
+    assert!(!unknown.exists());
+
+    assert!(!dest.join(".git/objects/info/alternates").exists());
+    let mut folders = vec![dest.join(".git/objects")];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            let metadata = fs::metadata(&path).unwrap();
+            if metadata.is_dir() {
+                folders.push(path);
+            } else {
+                assert_eq!(metadata.nlink(), 1, "{}: a copy, not a hard link", path.display());
+            }
+        }
+    }
+    fs::remove_dir_all(repo.path()).unwrap();
+    let home = repo.dir.path().join("home");
+    let in_clone = |args: &[&str]| git_in(&dest, &home, args);
+    assert_eq!(in_clone(&["rev-parse", "HEAD"]), first);
+    assert_eq!(in_clone(&["rev-parse", "--abbrev-ref", "HEAD"]), "HEAD", "detached");
+    assert_eq!(in_clone(&["status", "--porcelain"]), "");
+    in_clone(&["fsck", "--full", "--no-dangling"]);
+    assert_eq!(fs::read_to_string(dest.join("a")).unwrap(), "1");
+}
+
+#[test]
+fn clone_to_copies_what_the_repository_borrows() {
+    let repo = TestRepo::new();
+    repo.write("a", "borrowed");
+    let head = repo.commit("first");
+    let borrower = repo.dir.path().join("borrower");
+    repo.git(&["clone", "-q", "--shared", ".", borrower.to_str().unwrap()]);
+    assert!(borrower.join(".git/objects/info/alternates").exists());
+    let git = Repository::open(&borrower).unwrap().unwrap();
+    let dest = repo.dir.path().join("clone");
+    assert!(git.clone_to(&commit_id(&head), &dest).unwrap());
+
+    fs::remove_dir_all(repo.path()).unwrap();
+    fs::remove_dir_all(&borrower).unwrap();
+    let home = repo.dir.path().join("home");
+    git_in(&dest, &home, &["fsck", "--full", "--no-dangling"]);
+    assert_eq!(git_in(&dest, &home, &["rev-parse", "HEAD"]), head);
+    assert_eq!(fs::read_to_string(dest.join("a")).unwrap(), "borrowed");
+}
+
 /// Run on its own by [`inherited_git_variables_are_ignored`], under a hostile environment.
 #[test]
 fn reads_in_a_fresh_repository() {
@@ -248,6 +344,14 @@ fn reads_in_a_fresh_repository() {
     let git = repo.open();
     assert_eq!(git.rev_parse_commit("HEAD").unwrap(), Some(head.clone()));
     assert_eq!(git.read_blob(&head, "a").unwrap().as_deref(), Some(&b"mine"[..]));
+
+    let export = repo.dir.path().join("export");
+    fs::create_dir(&export).unwrap();
+    assert!(git.export_to(&head, &export).unwrap());
+    assert_eq!(fs::read_to_string(export.join("a")).unwrap(), "mine");
+    let clone = repo.dir.path().join("clone");
+    assert!(git.clone_to(&head, &clone).unwrap());
+    assert_eq!(fs::read_to_string(clone.join("a")).unwrap(), "mine");
 }
 
 #[test]

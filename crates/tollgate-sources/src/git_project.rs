@@ -2,10 +2,13 @@
 //! the work tree.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tollgate_core::source::{Pin, ProjectName, RepoPath, Revision, SourceError, TreeId};
 use tollgate_git::{CommitId, GitError, Repository};
+
+use crate::sources_dir::empty_folder;
 
 pub(crate) struct GitProject {
     name: ProjectName,
@@ -33,11 +36,27 @@ impl GitProject {
         let commit = self.commit(revision)?;
         match self.repository.tree_of(&commit).map_err(unavailable)? {
             Some(tree) => Ok(TreeId::new(format!("git:{tree}"))),
-            // The commit was there a moment ago: something removed it under us.
-            None => Err(SourceError::Unavailable(format!(
-                "commit {commit} vanished from {}",
-                self.repository.path().display()
-            ))),
+            None => Err(self.vanished(&commit)),
+        }
+    }
+
+    /// The commit's files from git objects, never the work tree.
+    pub(crate) fn export(&self, revision: &Revision, dest: &Path) -> Result<(), SourceError> {
+        let commit = self.commit(revision)?;
+        empty_folder(dest)?;
+        match self.repository.export_to(&commit, dest).map_err(unavailable)? {
+            true => Ok(()),
+            false => Err(self.vanished(&commit)),
+        }
+    }
+
+    /// A clone of its own, checked out detached at the commit.
+    pub(crate) fn export_clone(&self, revision: &Revision, dest: &Path) -> Result<(), SourceError> {
+        let commit = self.commit(revision)?;
+        empty_folder(dest)?;
+        match self.repository.clone_to(&commit, dest).map_err(unavailable)? {
+            true => Ok(()),
+            false => Err(self.vanished(&commit)),
         }
     }
 
@@ -89,6 +108,12 @@ impl GitProject {
 
     fn known(&self) -> MutexGuard<'_, HashSet<CommitId>> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The commit was there a moment ago: something removed it under us.
+    fn vanished(&self, commit: &CommitId) -> SourceError {
+        let repository = self.repository.path().display();
+        SourceError::Unavailable(format!("commit {commit} vanished from {repository}"))
     }
 
     fn unknown(&self, revision: &Revision) -> SourceError {

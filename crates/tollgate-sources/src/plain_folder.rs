@@ -1,12 +1,16 @@
 //! A project that is a plain folder: one state, the files as they are now.
 
-use std::fs;
+use std::ffi::OsStr;
+use std::fs::{self, Permissions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use tollgate_core::source::{RepoPath, SourceError, TreeId};
 
 use crate::sources_dir::{is_absent, unavailable};
-use crate::tree_hash;
+use crate::tree_hash::{self, Kind};
 
 pub(crate) struct PlainFolder {
     /// Canonical, so that a project folder that is itself a symlink (to a checkout elsewhere)
@@ -51,4 +55,37 @@ impl PlainFolder {
     pub(crate) fn tree_id(&self) -> Result<TreeId, SourceError> {
         tree_hash::folder_tree_id(&self.root)
     }
+
+    /// Copies the project's files into `dest`, an empty folder: exactly what the tree id
+    /// hashes, so `.git` is left out at every level, a symlink is copied as the link (wherever
+    /// it points, even out of the project, it is never followed), and a file gets 0755 or 0644
+    /// by its executable bit, as a git checkout would write it. Sockets, fifos and devices have
+    /// no content and are left out. Copies, never hard links, so that a build cannot write
+    /// into the sources. On error `dest` may hold part of the tree.
+    pub(crate) fn export(&self, dest: &Path) -> Result<(), SourceError> {
+        let mut entries = tree_hash::walk(&self.root)?;
+        // A folder sorts before everything inside it, so it exists before its content.
+        entries.sort_unstable_by(|a, b| a.relative.cmp(&b.relative));
+        for entry in &entries {
+            let target = dest.join(OsStr::from_bytes(&entry.relative));
+            let written = match entry.kind {
+                Kind::Folder => fs::create_dir(&target),
+                Kind::File => copy_file(&entry.path, &target, 0o644),
+                Kind::Executable => copy_file(&entry.path, &target, 0o755),
+                Kind::Symlink => fs::read_link(&entry.path).and_then(|to| symlink(to, &target)),
+                Kind::Other => Ok(()),
+            };
+            written.map_err(|error| {
+                let (from, to) = (entry.path.display(), target.display());
+                SourceError::Unavailable(format!("cannot copy {from} to {to}: {error}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn copy_file(from: &Path, to: &Path, mode: u32) -> io::Result<()> {
+    // `fs::copy` takes the source's mode; the export's mode depends on the executable bit only.
+    fs::copy(from, to)?;
+    fs::set_permissions(to, Permissions::from_mode(mode))
 }

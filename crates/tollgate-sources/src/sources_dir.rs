@@ -51,6 +51,35 @@ impl SourcesDir {
         Ok(matches!(&*self.project(project)?, Project::Git(_)))
     }
 
+    /// Writes the project's files at `pin` into `dest` (created if missing; must be empty or
+    /// absent). A git project: the commit's tree from git objects (never the work tree), with
+    /// executable bits and symlinks as git records them; submodule gitlinks become empty
+    /// folders, as in `git archive`. A plain folder: its files as they are now, `.git` left out,
+    /// symlinks copied as links (a link that leaves the project is copied as a link too, never
+    /// followed), the executable bit kept.
+    ///
+    /// The project and revision are checked before `dest` is touched. A `dest` that holds
+    /// anything is refused as [`SourceError::Unavailable`]: it is the caller's workspace, not
+    /// the input, that is wrong. On a failure part way, `dest` may hold part of the tree.
+    pub fn export(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.export(&pin.revision, dest),
+            Project::Plain(plain) => export_plain(plain, dest),
+        }
+    }
+
+    /// Like `export`, but `dest` becomes a git clone checked out (detached) at the commit, for
+    /// modules with `tags: [git]`. For a plain folder this is `export` (there is no history).
+    /// The clone does not depend on the source repository afterwards: it has its own copy of
+    /// every object (no alternates, no hard links), so it works where the sources folder is not
+    /// visible, and a build that writes into it cannot write into the sources.
+    pub fn export_clone(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.export_clone(&pin.revision, dest),
+            Project::Plain(plain) => export_plain(plain, dest),
+        }
+    }
+
     fn project(&self, name: &ProjectName) -> Result<Arc<Project>, SourceError> {
         let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(project) = projects.get(name) {
@@ -120,6 +149,25 @@ impl Source for SourcesDir {
             Project::Git(git) => git.submodule_pin(&pin.revision, path),
             Project::Plain(_) => Ok(None),
         }
+    }
+}
+
+fn export_plain(plain: &PlainFolder, dest: &Path) -> Result<(), SourceError> {
+    empty_folder(dest)?;
+    plain.export(dest)
+}
+
+/// Makes `dest` an empty folder to export into: created when missing, refused when it holds
+/// anything, so that an export never mixes with what was there.
+pub(crate) fn empty_folder(dest: &Path) -> Result<(), SourceError> {
+    let refused = |why: &dyn fmt::Display| {
+        SourceError::Unavailable(format!("cannot export into {}: {why}", dest.display()))
+    };
+    fs::create_dir_all(dest).map_err(|error| refused(&error))?;
+    match fs::read_dir(dest).map_err(|error| refused(&error))?.next() {
+        None => Ok(()),
+        Some(Ok(_)) => Err(refused(&"the folder is not empty")),
+        Some(Err(error)) => Err(refused(&error)),
     }
 }
 

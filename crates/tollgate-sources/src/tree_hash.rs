@@ -21,7 +21,7 @@ use crate::sources_dir::unavailable;
 const ENCODING: &[u8] = b"tollgate plain folder v1\0";
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Folder,
     File,
     Executable,
@@ -42,10 +42,11 @@ impl Kind {
     }
 }
 
-struct Entry {
-    relative: Vec<u8>,
-    path: PathBuf,
-    kind: Kind,
+pub(crate) struct Entry {
+    /// `/`-separated, from the root.
+    pub(crate) relative: Vec<u8>,
+    pub(crate) path: PathBuf,
+    pub(crate) kind: Kind,
 }
 
 pub(crate) fn folder_tree_id(root: &Path) -> Result<TreeId, SourceError> {
@@ -73,8 +74,9 @@ pub(crate) fn folder_tree_id(root: &Path) -> Result<TreeId, SourceError> {
     Ok(TreeId::new(format!("blake3:{}", tree.finalize().to_hex())))
 }
 
-/// Every entry under `root`, without following symlinks.
-fn walk(root: &Path) -> Result<Vec<Entry>, SourceError> {
+/// Every entry under `root`, without following symlinks, in no particular order. The one
+/// definition of a plain folder's content: hashed here, exported by `PlainFolder::export`.
+pub(crate) fn walk(root: &Path) -> Result<Vec<Entry>, SourceError> {
     let mut entries = Vec::new();
     let mut folders = vec![(root.to_owned(), Vec::new())];
     while let Some((folder, relative)) = folders.pop() {

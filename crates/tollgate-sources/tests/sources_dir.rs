@@ -412,3 +412,201 @@ fn a_failing_git_is_unavailable() {
         assert!(message.contains(&repo.path.display().to_string()), "{message}");
     }
 }
+
+/// Every entry under `root` without following links, sorted: folders end in `/`, symlinks in
+/// `@`, executable files in `*`.
+fn listing(root: &Path) -> Vec<String> {
+    let mut entries = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for item in fs::read_dir(&folder).unwrap() {
+            let path = item.unwrap().path();
+            let metadata = fs::symlink_metadata(&path).unwrap();
+            let relative = path.strip_prefix(root).unwrap().to_str().unwrap().to_owned();
+            let mark = if metadata.is_dir() {
+                folders.push(path);
+                "/"
+            } else if metadata.is_symlink() {
+                "@"
+            } else if metadata.permissions().mode() & 0o100 != 0 {
+                "*"
+            } else {
+                ""
+            };
+            entries.push(relative + mark);
+        }
+    }
+    entries.sort();
+    entries
+}
+
+fn read_text(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+fn make_executable(path: &Path) {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_git_project_exports_the_commits_files_not_the_work_tree() {
+    let fixture = Fixture::new();
+    let repo = fixture.git_project("qt/qtbase");
+    repo.write("coin/module_config.yaml", "version: 1\n");
+    repo.write("configure", "#!/bin/sh\n");
+    make_executable(&repo.path.join("configure"));
+    symlink("coin/module_config.yaml", repo.path.join("link")).unwrap();
+    repo.write("removed-later", "old\n");
+    // An unpopulated submodule, as a clone without `--recurse-submodules` has it.
+    fs::create_dir(repo.path.join("qtsvg")).unwrap();
+    let gitlink = "0123456789abcdef0123456789abcdef01234567";
+    repo.git(&["update-index", "--add", "--cacheinfo", &format!("160000,{gitlink},qtsvg")]);
+    let old = repo.commit("old");
+    repo.write("coin/module_config.yaml", "version: 2\n");
+    repo.write("added", "new\n");
+    fs::remove_file(repo.path.join("removed-later")).unwrap();
+    repo.commit("new");
+    repo.write("coin/module_config.yaml", "not committed\n");
+    repo.write("untracked", "not committed\n");
+    let sources = fixture.sources();
+
+    let at_old = fixture.outside().join("old");
+    sources.export(&pin("qt/qtbase", &old), &at_old).unwrap();
+    let expected = ["coin/", "coin/module_config.yaml", "configure*", "link@", "qtsvg/"];
+    assert_eq!(listing(&at_old), [&expected[..], &["removed-later"]].concat());
+    assert_eq!(read_text(&at_old.join("coin/module_config.yaml")), "version: 1\n");
+    assert_eq!(read_text(&at_old.join("configure")), "#!/bin/sh\n");
+    assert_eq!(fs::read_link(at_old.join("link")).unwrap(), Path::new("coin/module_config.yaml"));
+
+    let at_main = fixture.outside().join("main");
+    sources.export(&pin("qt/qtbase", "main"), &at_main).unwrap();
+    assert_eq!(listing(&at_main), [&["added"], &expected[..]].concat());
+    assert_eq!(read_text(&at_main.join("coin/module_config.yaml")), "version: 2\n");
+}
+
+#[test]
+fn a_plain_folder_exports_its_files_as_they_are() {
+    let fixture = Fixture::new();
+    let outside = fixture.outside();
+    write(&outside.join("secret/key"), "secret");
+    let folder = fixture.plain_project("qt/qtbase");
+    write(&folder.join("coin/module_config.yaml"), "version: 1\n");
+    write(&folder.join("src/deep/nested/file.c"), "int x;\n");
+    write(&folder.join("configure"), "#!/bin/sh\n");
+    make_executable(&folder.join("configure"));
+    fs::create_dir(folder.join("empty")).unwrap();
+    symlink("coin/module_config.yaml", folder.join("link")).unwrap();
+    symlink(outside.join("secret/key"), folder.join("absolute")).unwrap();
+    symlink("../../../secret", folder.join("relative")).unwrap();
+    symlink("nowhere", folder.join("dangling")).unwrap();
+    // A `.git` at the top would make the project a git repository; nested ones are left out.
+    write(&folder.join("src/.git/HEAD"), "ref: refs/heads/main\n");
+    write(&folder.join("coin/.git"), "gitdir: elsewhere\n");
+    let sources = fixture.sources();
+
+    let dest = fixture.root().join("qt/exported");
+    sources.export(&pin("qt/qtbase", "dev"), &dest).unwrap();
+    let expected = [
+        "absolute@",
+        "coin/",
+        "coin/module_config.yaml",
+        "configure*",
+        "dangling@",
+        "empty/",
+        "link@",
+        "relative@",
+        "src/",
+        "src/deep/",
+        "src/deep/nested/",
+        "src/deep/nested/file.c",
+    ];
+    assert_eq!(listing(&dest), expected, "`.git` left out, links not followed");
+    assert_eq!(read_text(&dest.join("src/deep/nested/file.c")), "int x;\n");
+    assert_eq!(fs::read_link(dest.join("absolute")).unwrap(), outside.join("secret/key"));
+    assert_eq!(fs::read_link(dest.join("relative")).unwrap(), Path::new("../../../secret"));
+    // The same tree by the tree id's own account: content, kinds, modes and link targets.
+    let tree = |name: &str| sources.tree_id(&pin(name, "dev")).unwrap();
+    assert_eq!(tree("qt/exported"), tree("qt/qtbase"));
+
+    let cloned = fixture.outside().join("cloned");
+    sources.export_clone(&pin("qt/qtbase", "dev"), &cloned).unwrap();
+    assert_eq!(listing(&cloned), expected, "no history, so no clone");
+}
+
+#[test]
+fn export_clone_gives_a_repository_that_outlives_the_sources() {
+    let fixture = Fixture::new();
+    let upstream = fixture.git_project("upstream/qtbase");
+    upstream.write("a", "1\n");
+    upstream.commit("first");
+    upstream.git(&["checkout", "-q", "-b", "dev"]);
+    upstream.write("a", "2\n");
+    upstream.write("run", "#!/bin/sh\n");
+    make_executable(&upstream.path.join("run"));
+    let dev = upstream.commit("on dev");
+    upstream.write("a", "3\n");
+    upstream.commit("after the pin");
+    upstream.git(&["checkout", "-q", "main"]);
+    // Only `origin/dev` has the commit; the clone's `HEAD` is `main`.
+    let clone = fixture.root().join("qt/qtbase");
+    upstream.git(&["clone", "-q", ".", clone.to_str().unwrap()]);
+    let sources = fixture.sources();
+
+    let dest = fixture.outside().join("workspace");
+    sources.export_clone(&pin("qt/qtbase", &dev), &dest).unwrap();
+    fs::rename(fixture.root(), fixture.outside().join("moved")).unwrap();
+
+    let workspace = TestRepo { path: dest.clone(), home: upstream.home.clone() };
+    assert_eq!(workspace.git(&["rev-parse", "HEAD"]), dev);
+    assert_eq!(workspace.git(&["status", "--porcelain", "--ignored"]), "", "clean");
+    assert_eq!(workspace.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "HEAD", "detached");
+    assert_eq!(workspace.git(&["log", "--format=%s"]), "on dev\nfirst", "with history");
+    workspace.git(&["fsck", "--full", "--no-dangling"]);
+    assert!(!dest.join(".git/objects/info/alternates").exists());
+    assert_eq!(read_text(&dest.join("a")), "2\n");
+    let files: Vec<_> = listing(&dest).into_iter().filter(|e| !e.starts_with(".git")).collect();
+    assert_eq!(files, ["a", "run*"]);
+}
+
+#[test]
+fn exports_refuse_unknown_pins_and_folders_in_use() {
+    let fixture = Fixture::new();
+    let repo = fixture.git_project("qt/qtbase");
+    repo.write("a", "a");
+    repo.commit("first");
+    write(&fixture.plain_project("qt/qtsvg").join("a"), "a");
+    let sources = fixture.sources();
+    type Export = fn(&SourcesDir, &Pin, &Path) -> Result<(), SourceError>;
+    let exports: [(&str, Export); 2] =
+        [("export", SourcesDir::export), ("export_clone", SourcesDir::export_clone)];
+
+    for (name, export) in exports {
+        let dest = fixture.outside().join(name);
+        let missing = pin("qt/qtnothing", "main");
+        let expected = Err(SourceError::UnknownProject(project("qt/qtnothing")));
+        assert_eq!(export(&sources, &missing, &dest), expected, "{name}");
+        let unknown = pin("qt/qtbase", "no-such-branch");
+        let expected = Err(SourceError::UnknownRevision(unknown.clone()));
+        assert_eq!(export(&sources, &unknown, &dest), expected, "{name}");
+        assert!(!dest.exists(), "{name}: the pin is checked before `dest` is made");
+
+        for project in ["qt/qtbase", "qt/qtsvg"] {
+            write(&dest.join("left over"), "mine");
+            let error = export(&sources, &pin(project, "main"), &dest).unwrap_err();
+            let SourceError::Unavailable(message) = &error else { panic!("{error:?}") };
+            assert!(message.contains("not empty"), "{name} {project}: {message}");
+            assert!(message.contains(&dest.display().to_string()), "{message}");
+            assert_eq!(listing(&dest), ["left over"], "{name} {project}: untouched");
+
+            fs::remove_file(dest.join("left over")).unwrap();
+            export(&sources, &pin(project, "main"), &dest).unwrap();
+            assert_eq!(read_text(&dest.join("a")), "a", "{name} {project}: an empty `dest`");
+            fs::remove_dir_all(&dest).unwrap();
+        }
+
+        write(&dest, "a file");
+        let error = export(&sources, &pin("qt/qtbase", "main"), &dest).unwrap_err();
+        assert!(matches!(&error, SourceError::Unavailable(m) if m.contains(name)), "{error}");
+        fs::remove_file(&dest).unwrap();
+    }
+}
