@@ -1,0 +1,137 @@
+//! A work item's log: one file, one line per line of output, written as it grows.
+//!
+//! ```text
+//! 2026-11-24T15:09:08.123Z sys ExecuteCommand make -j8 (demo/app/coin/module_config.yaml:12:7)
+//! 2026-11-24T15:09:08.456Z out cc -c greet.c
+//! 2026-11-24T15:09:09.001Z err greet.c:3: warning: unused variable
+//! 2026-11-24T15:09:09.420Z sys exited with code 0 after 1.297 s
+//! ```
+//!
+//! `out` and `err` are the process's streams; `sys` is the runner (instructions starting and
+//! ending, exit codes, durations). Past the size cap, lines are dropped and one `sys` line says
+//! so, so that a runaway build fills neither the disk nor memory. A write that fails (a full
+//! disk) is remembered: the work item then ends as the system's error, not the change's.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Where a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+    Sys,
+}
+
+impl Stream {
+    pub fn mark(self) -> &'static str {
+        match self {
+            Stream::Out => "out",
+            Stream::Err => "err",
+            Stream::Sys => "sys",
+        }
+    }
+}
+
+/// A handle on the log; clones write to the same file.
+#[derive(Clone)]
+pub struct Log {
+    inner: Arc<Mutex<Inner>>,
+    path: PathBuf,
+}
+
+struct Inner {
+    file: File,
+    written: u64,
+    cap: u64,
+    capped: bool,
+    failed: Option<io::Error>,
+    /// A live reader (`tollgate run-item`, later the dashboard) gets every line written.
+    observer: Option<UnboundedSender<String>>,
+}
+
+/// Room kept under the cap for the line that says the cap was reached.
+const CAP_NOTE_ROOM: u64 = 200;
+
+impl Log {
+    pub fn create(
+        path: &Path,
+        cap: u64,
+        observer: Option<UnboundedSender<String>>,
+    ) -> io::Result<Log> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = File::create(path)?;
+        let inner = Inner { file, written: 0, cap, capped: false, failed: None, observer };
+        Ok(Log { inner: Arc::new(Mutex::new(inner)), path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn out(&self, text: &str) {
+        self.line(Stream::Out, text);
+    }
+
+    pub fn err(&self, text: &str) {
+        self.line(Stream::Err, text);
+    }
+
+    pub fn sys(&self, text: &str) {
+        self.line(Stream::Sys, text);
+    }
+
+    /// Writes one line; `text` holds no newline (one is stripped if there).
+    pub fn line(&self, stream: Stream, text: &str) {
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now());
+        let line = format!("{stamp} {} {text}\n", stream.mark());
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.capped {
+            return;
+        }
+        let size = line.len() as u64;
+        if inner.written + size + CAP_NOTE_ROOM > inner.cap {
+            inner.capped = true;
+            let note = format!(
+                "{stamp} sys the log reached its limit of {} bytes; further output is dropped\n",
+                inner.cap
+            );
+            inner.write(&note);
+            return;
+        }
+        inner.write(&line);
+    }
+
+    /// The first write that failed, if any.
+    pub fn failure(&self) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.failed.as_ref().map(|e| format!("cannot write the log {}: {e}", self.path.display()))
+    }
+}
+
+impl Inner {
+    fn write(&mut self, line: &str) {
+        if self.failed.is_some() {
+            return;
+        }
+        match self.file.write_all(line.as_bytes()) {
+            Ok(()) => self.written += line.len() as u64,
+            Err(error) => self.failed = Some(error),
+        }
+        if let Some(observer) = &self.observer
+            && observer.send(line.to_owned()).is_err()
+        {
+            // The reader went away; the log goes on without it.
+            self.observer = None;
+        }
+    }
+}

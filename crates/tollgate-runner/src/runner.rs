@@ -1,0 +1,529 @@
+//! Running one planned work item on the local hypervisor, from start to record.
+//!
+//! 1. **Reuse.** The build key is looked up in the store; a passed result is reused with its
+//!    artifacts, and nothing runs.
+//! 2. **Workspace.** A fresh one, with the module's sources at `{{.SourceDir}}` (an export of
+//!    its tree, or a git clone for `tags: [git]`).
+//! 3. **Dependencies.** The module archives (`artifacts.tar.gz`) of the builds it depends on are
+//!    unpacked into `{{.AgentWorkingDir}}`, so that they land under `{{.InstallDir}}`, as Coin
+//!    does before the Build instructions run.
+//! 4. **Instructions.** The core's `Session` decides, the agent performs.
+//! 5. **Record.** The log and the archives go into the store under the build key, with the
+//!    result. An error (the system's fault) is not recorded as a result: the next run tries
+//!    again. The workspace is removed unless kept for debugging.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::spawn_blocking;
+use tokio_util::sync::CancellationToken;
+use tollgate_core::plan::{Plan, WorkItem};
+use tollgate_core::run::{
+    Action, Failure, Layout, Note, Outcome, Report, Session, Step, Timeout, provided_variables,
+};
+use tollgate_sources::SourcesDir;
+use tollgate_store::{Record, RecordFailure, RecordOutcome, Store};
+
+use crate::agent::Agent;
+use crate::log::Log;
+use crate::sandbox::Sandbox;
+use crate::workspace::Workspace;
+
+/// How the runner works; one per hypervisor.
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// Where workspaces are made.
+    pub work_root: PathBuf,
+    /// Where logs are written while they grow.
+    pub log_root: PathBuf,
+    /// Where the runner keeps temporary archives, outside every workspace.
+    pub scratch: PathBuf,
+    /// Keep each workspace after its work item, for debugging.
+    pub keep_workspaces: bool,
+    /// The most bytes one work item's log may hold.
+    pub log_cap: u64,
+    /// `{{.NumCPU}}`.
+    pub num_cpu: u32,
+    /// Host folders every work item may write, such as a compiler cache.
+    pub writable: Vec<PathBuf>,
+    /// Host folders no work item may see, even read-only: the data folder with the other work
+    /// items' workspaces and logs, the store.
+    pub hidden: Vec<PathBuf>,
+    /// The agent's login environment: what every work item starts with.
+    pub agent_env: BTreeMap<String, String>,
+}
+
+/// The default log cap: enough for a verbose Qt build, not for a runaway loop.
+pub const DEFAULT_LOG_CAP: u64 = 256 << 20;
+
+impl RunnerOptions {
+    /// Workspaces and logs under `data_dir`, the agent environment from this process's `PATH`.
+    pub fn new(data_dir: &std::path::Path) -> RunnerOptions {
+        let mut agent_env = BTreeMap::new();
+        let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        agent_env.insert("PATH".to_owned(), path);
+        agent_env.insert("LANG".to_owned(), "C.UTF-8".to_owned());
+        agent_env.insert("SHELL".to_owned(), "/bin/sh".to_owned());
+        RunnerOptions {
+            work_root: data_dir.join("work"),
+            log_root: data_dir.join("logs"),
+            scratch: data_dir.join("tmp"),
+            keep_workspaces: false,
+            log_cap: DEFAULT_LOG_CAP,
+            num_cpu: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            writable: Vec::new(),
+            hidden: vec![data_dir.to_owned()],
+            agent_env,
+        }
+    }
+}
+
+/// The end of a work item.
+#[derive(Debug)]
+pub struct Finished {
+    pub outcome: Outcome,
+    /// A stored passed result was reused; nothing ran.
+    pub reused: bool,
+    /// What the store holds for the build key now.
+    pub record: Option<Record>,
+    /// The log file as written (not there when reused).
+    pub log: Option<PathBuf>,
+    /// The workspace, when kept.
+    pub workspace: Option<PathBuf>,
+}
+
+pub struct Runner {
+    store: Arc<dyn Store>,
+    sources: Arc<SourcesDir>,
+    sandbox: Sandbox,
+    options: RunnerOptions,
+}
+
+impl Runner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sources: Arc<SourcesDir>,
+        sandbox: Sandbox,
+        options: RunnerOptions,
+    ) -> Runner {
+        Runner { store, sources, sandbox, options }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs `item` of `plan`. `branch` is the integration's branch, when there is one.
+    /// `observer` receives every log line as it is written.
+    pub async fn run(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+        branch: Option<&str>,
+        cancel: &CancellationToken,
+        observer: Option<UnboundedSender<String>>,
+    ) -> Finished {
+        let key = item.build_key;
+        let store = self.store.clone();
+        match blocking(move || store.record(&key)).await {
+            Ok(Some(record)) if record.outcome == RecordOutcome::Passed => {
+                if let Some(observer) = &observer {
+                    let _ = observer.send(format!(
+                        "reused the passed result of {} (build key {key})\n",
+                        record.work_item
+                    ));
+                }
+                return Finished {
+                    outcome: Outcome::Passed,
+                    reused: true,
+                    record: Some(record),
+                    log: None,
+                    workspace: None,
+                };
+            }
+            Ok(_) => {}
+            Err(message) => {
+                return Finished::error(item, &format!("cannot read the store: {message}"));
+            }
+        }
+        let started = unix_ms();
+        let log_path = self.options.log_root.join(format!("{}-{started}.log", key.to_hex()));
+        let log = match Log::create(&log_path, self.options.log_cap, observer) {
+            Ok(log) => log,
+            Err(error) => {
+                return Finished::error(
+                    item,
+                    &format!("cannot create the log {}: {error}", log_path.display()),
+                );
+            }
+        };
+        let (outcome, agent) = self.run_fresh(plan, item, branch, cancel, &log).await;
+        let outcome = match log.failure() {
+            Some(message) => Outcome::Error(failure_at(item, &message)),
+            None => outcome,
+        };
+        let (record, workspace) = self.finish(item, started, outcome.clone(), agent, &log).await;
+        let outcome = match &record {
+            Err(message) => Outcome::Error(failure_at(item, message)),
+            Ok(_) => outcome,
+        };
+        Finished {
+            outcome,
+            reused: false,
+            record: record.ok().flatten(),
+            log: Some(log_path),
+            workspace,
+        }
+    }
+
+    /// Everything between the workspace's creation and the last instruction.
+    async fn run_fresh(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+        branch: Option<&str>,
+        cancel: &CancellationToken,
+        log: &Log,
+    ) -> (Outcome, Option<Agent>) {
+        let Some(configuration) =
+            plan.configurations.iter().find(|c| c.config.id == item.id.config)
+        else {
+            return (Outcome::Error(failure_at(item, "the work item is not in the plan")), None);
+        };
+        log.sys(&format!("work item {} (build key {})", item.id, item.build_key));
+        if !self.sandbox.is_on() {
+            log.sys(
+                "WARNING: no sandbox: the work item runs with this user's rights on this machine",
+            );
+        }
+        let workspace = match Workspace::create(
+            &self.options.work_root,
+            &item.id.to_string(),
+            &item.id.project,
+            self.options.num_cpu,
+            self.sandbox.is_on(),
+        ) {
+            Ok(workspace) => workspace,
+            Err(error) => {
+                let message = format!(
+                    "cannot create a workspace under {}: {error}",
+                    self.options.work_root.display()
+                );
+                return (Outcome::Error(failure_at(item, &message)), None);
+            }
+        };
+        log.sys(&format!("workspace {}", workspace.root().display()));
+        let network = configuration.config.has_feature("Network");
+        let mut agent = self.agent(workspace, log, network, branch);
+        if let Err(error) = std::fs::create_dir_all(&self.options.scratch) {
+            let message = format!("cannot create {}: {error}", self.options.scratch.display());
+            return (Outcome::Error(failure_at(item, &message)), Some(agent));
+        }
+        match self.dependency_records(plan, item).await {
+            Ok(records) => agent.dependencies = records,
+            Err(message) => return (Outcome::Error(failure_at(item, &message)), Some(agent)),
+        }
+        if let Err(report) = self.prepare(item, &agent).await {
+            let outcome = match report {
+                Report::Failed(message) => Outcome::Failed(failure_at(item, &message)),
+                Report::Cancelled => Outcome::Cancelled,
+                other => Outcome::Error(failure_at(item, &format!("{other:?}"))),
+            };
+            return (outcome, Some(agent));
+        }
+
+        let mut env = self.options.agent_env.clone();
+        env.insert("HOME".to_owned(), agent.workspace.home().to_owned());
+        env.insert("USER".to_owned(), "qt".to_owned());
+        if !self.sandbox.is_on() {
+            env.insert(
+                "TMPDIR".to_owned(),
+                agent.workspace.tmp_dir().to_string_lossy().into_owned(),
+            );
+        }
+        env.extend(provided_variables(plan, item));
+        if let Some(branch) = branch {
+            env.insert("TESTED_MODULE_BRANCH_COIN".to_owned(), branch.to_owned());
+        }
+        let layout: Layout = agent.workspace.layout().clone();
+        let mut session = Session::new(configuration, item, layout, env);
+        let verdict = loop {
+            if cancel.is_cancelled() {
+                session.cancel();
+            }
+            match session.step() {
+                Step::Act { instruction, action } => {
+                    log.sys(&format!(
+                        "{} {} ({})",
+                        instruction.kind.type_name(),
+                        what(&action),
+                        instruction.location
+                    ));
+                    let start = Instant::now();
+                    let report = agent.perform(&action, cancel).await;
+                    log.sys(&format!(
+                        "{} after {:.3} s",
+                        describe(&report),
+                        start.elapsed().as_secs_f64()
+                    ));
+                    session.finish(report);
+                }
+                Step::Note { instruction, note } => match note {
+                    Note::Applied(text) => {
+                        log.sys(&format!("{} {text}", instruction.kind.type_name()))
+                    }
+                    Note::Failed(failure) => log.sys(&format!("failed: {failure}")),
+                    Note::Skipped | Note::SkippedAfterFailure => {}
+                },
+                Step::Done(verdict) => break verdict,
+            }
+        };
+        agent.stop_background().await;
+        if verdict.upload_test_results {
+            self.upload_test_results(&mut agent).await;
+        }
+        (verdict.outcome, Some(agent))
+    }
+
+    fn agent(&self, workspace: Workspace, log: &Log, network: bool, branch: Option<&str>) -> Agent {
+        Agent::new(
+            workspace,
+            self.sandbox.clone(),
+            self.store.clone(),
+            self.sources.clone(),
+            log.clone(),
+            network,
+            self.options.writable.clone(),
+            self.options.hidden.clone(),
+            self.options.scratch.clone(),
+            branch.map(str::to_owned),
+        )
+    }
+
+    /// The passed records of the builds `item` depends on. A missing one is a scheduling
+    /// error: the caller runs dependencies first.
+    async fn dependency_records(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+    ) -> Result<Vec<Record>, String> {
+        let mut records = Vec::new();
+        for id in &item.depends_on {
+            let Some(dependency) = plan.work_item(id) else {
+                return Err(format!("{id}, which it depends on, is not in the plan"));
+            };
+            let (store, key) = (self.store.clone(), dependency.build_key);
+            match blocking(move || store.record(&key)).await {
+                Ok(Some(record)) if record.outcome == RecordOutcome::Passed => records.push(record),
+                Ok(_) => {
+                    return Err(format!("{id}, which it depends on, has not passed; run it first"));
+                }
+                Err(message) => return Err(format!("cannot read the store: {message}")),
+            }
+        }
+        Ok(records)
+    }
+
+    /// Sources into `{{.SourceDir}}`, then the dependencies' module archives into
+    /// `{{.AgentWorkingDir}}`.
+    async fn prepare(&self, item: &WorkItem, agent: &Agent) -> Result<(), Report> {
+        let source_dir = agent
+            .workspace
+            .host_path(&agent.workspace.layout().source_dir)
+            .map_err(Report::Error)?;
+        let (sources, pin, clone) = (self.sources.clone(), item.module.clone(), item.git_clone);
+        spawn_blocking(move || match clone {
+            true => sources.export_clone(&pin, &source_dir),
+            false => sources.export(&pin, &source_dir),
+        })
+        .await
+        .map_err(|e| Report::Error(e.to_string()))?
+        .map_err(|e| Report::Error(format!("cannot export the sources of {}: {e}", item.module)))?;
+        agent.log.sys(&format!(
+            "sources of {} in {}",
+            item.module,
+            agent.workspace.layout().source_dir
+        ));
+        for record in &agent.dependencies {
+            let Some(digest) = record.artifacts.get("artifacts.tar.gz") else {
+                agent.log.sys(&format!(
+                    "{} stored no module archive; nothing to install",
+                    record.work_item
+                ));
+                continue;
+            };
+            agent.install(digest, agent.workspace.work_dir()).await?;
+            agent.log.sys(&format!("installed the build of {} ({digest})", record.work_item));
+        }
+        Ok(())
+    }
+
+    /// `ScheduleUploadTestResults`: `{{.AgentWorkingDir}}/testresults`, also after a failure.
+    async fn upload_test_results(&self, agent: &mut Agent) {
+        let results = agent.workspace.work_dir().join("testresults");
+        if !results.is_dir() {
+            agent.log.sys("no test results to upload");
+            return;
+        }
+        let action = Action::Upload {
+            directory: format!("{}/testresults", agent.workspace.layout().agent_working_dir),
+            transfer: "GenericArtifactWithName".to_owned(),
+            name: Some("testresults.tar.gz".to_owned()),
+            filter_list: None,
+        };
+        let report = agent.perform(&action, &CancellationToken::new()).await;
+        if report != Report::Done {
+            agent.log.sys(&format!("the test results were not uploaded: {report:?}"));
+        }
+    }
+
+    /// Stores the log and the record; removes the workspace unless kept. Returns the record
+    /// (none for an error) and the kept workspace.
+    async fn finish(
+        &self,
+        item: &WorkItem,
+        started: u64,
+        outcome: Outcome,
+        agent: Option<Agent>,
+        log: &Log,
+    ) -> (Result<Option<Record>, String>, Option<PathBuf>) {
+        log.sys(&format!("{} {}", item.id, summary(&outcome)));
+        let artifacts = agent.as_ref().map(|a| a.artifacts.clone()).unwrap_or_default();
+        let workspace = agent.map(|agent| agent.workspace);
+        let kept = match workspace {
+            Some(workspace) if self.options.keep_workspaces => {
+                log.sys(&format!("the workspace is kept: {}", workspace.root().display()));
+                Some(workspace.root().to_owned())
+            }
+            Some(workspace) => {
+                let root = workspace.root().to_owned();
+                if let Err(error) =
+                    blocking(move || workspace.remove().map_err(|e| e.to_string())).await
+                {
+                    log.sys(&format!("could not remove the workspace {}: {error}", root.display()));
+                }
+                None
+            }
+            None => None,
+        };
+        // The system's fault is not a result of the build key: nothing is recorded.
+        let Some(record_outcome) = RecordOutcome::of(&outcome) else { return (Ok(None), kept) };
+        let failure = match &outcome {
+            Outcome::Failed(failure) => Some(RecordFailure::from(failure)),
+            _ => None,
+        };
+        let (store, path, key, id) =
+            (self.store.clone(), log.path().to_owned(), item.build_key, item.id.to_string());
+        let stored = blocking(move || {
+            let log = store.put_file(&path)?;
+            let record = Record {
+                outcome: record_outcome,
+                failure,
+                artifacts,
+                log: Some(log),
+                work_item: id,
+                started_unix_ms: started,
+                finished_unix_ms: unix_ms(),
+            };
+            store.put_record(&key, &record)?;
+            Ok::<_, tollgate_store::StoreError>(record)
+        })
+        .await;
+        (stored.map(Some), kept)
+    }
+}
+
+impl Finished {
+    fn error(item: &WorkItem, message: &str) -> Finished {
+        Finished {
+            outcome: Outcome::Error(failure_at(item, message)),
+            reused: false,
+            record: None,
+            log: None,
+            workspace: None,
+        }
+    }
+}
+
+/// A failure of the work item as a whole, placed at its module file.
+fn failure_at(item: &WorkItem, message: &str) -> Failure {
+    let file = tollgate_core::diagnostic::FileRef::new(
+        item.module.clone(),
+        tollgate_core::source::RepoPath::new("coin/module_config.yaml").expect("constant path"),
+    );
+    Failure {
+        location: tollgate_core::diagnostic::Location { file, position: Default::default() },
+        instruction: "work item",
+        message: message.to_owned(),
+        user_message: None,
+    }
+}
+
+/// What an action does, in a few words for the log.
+fn what(action: &Action) -> String {
+    match action {
+        Action::Execute(execute) | Action::RunTests { execute, .. } => {
+            let argv = execute.argv.join(" ");
+            match execute.in_background {
+                true => format!("{argv} (in the background)"),
+                false => argv,
+            }
+        }
+        Action::EnvironmentFromScript { execute } => execute.argv.join(" "),
+        Action::ChangeDirectory { path } | Action::MakeDirectory { path } => path.clone(),
+        Action::WriteFile { path, .. } => path.clone(),
+        Action::Rename { from, to } => format!("{from} {to}"),
+        Action::Upload { directory, .. } => directory.clone(),
+        Action::InstallArchive { directory, .. } | Action::InstallSources { directory, .. } => {
+            directory.clone()
+        }
+        Action::UpdateRepos { repos } => repos.join(" "),
+        Action::ParseEnvironmentFromFile { path, .. } => path.clone(),
+        Action::CreateFileList { directory, .. } | Action::SignPackage { directory } => {
+            directory.clone()
+        }
+    }
+}
+
+fn describe(report: &Report) -> String {
+    match report {
+        Report::Done | Report::Exited(0) => "done".to_owned(),
+        Report::Exited(code) => format!("exited with code {code}"),
+        Report::Signalled(signal) => format!("killed by signal {signal}"),
+        Report::TimedOut(Timeout::Total) => {
+            "stopped: it ran too long (maxTimeInSeconds)".to_owned()
+        }
+        Report::TimedOut(Timeout::Silence) => {
+            "stopped: it printed nothing for too long (maxTimeBetweenOutput)".to_owned()
+        }
+        Report::Environment(vars) => format!("set {} variables", vars.len()),
+        Report::Failed(message) => format!("failed: {message}"),
+        Report::Error(message) => format!("error: {message}"),
+        Report::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+pub fn summary(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed => "passed".to_owned(),
+        Outcome::Failed(failure) => format!("failed: {failure}"),
+        Outcome::Error(failure) => format!("error (not the change's fault): {failure}"),
+        Outcome::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, String> {
+    match spawn_blocking(work).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(error) => Err(format!("an internal task failed: {error}")),
+    }
+}
