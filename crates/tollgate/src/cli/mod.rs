@@ -3,11 +3,14 @@
 mod plan;
 mod plan_json;
 mod plan_table;
+mod planning;
+mod run_item;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use planning::SourceArgs;
 
 /// Exit status for bad arguments, and for inputs that cannot be found at all.
 pub const EXIT_USAGE: u8 = 2;
@@ -30,33 +33,53 @@ pub struct Args {
 enum Command {
     /// Plans an integration of PROJECT: its platform configurations and work items.
     Plan(PlanArgs),
+    /// Runs one work item on this machine, in a sandbox, and prints its log as it grows.
+    RunItem(RunItemArgs),
 }
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
     /// The project to plan, by name: `qt/qtsvg`.
     pub project: String,
-    /// A folder with one folder per project (`DIR/qt/qtbase`), each a git repository or a plain
-    /// folder.
-    #[arg(long, value_name = "DIR")]
-    pub sources: PathBuf,
-    /// The project whose `coin/platform_configs/` holds the configurations (`qt/qt5`). Without
-    /// it, the project's own folder is used.
-    #[arg(long, value_name = "PROJECT")]
-    pub platforms_from: Option<String>,
-    /// The revision of PROJECT to plan (a git repository's HEAD by default).
-    #[arg(long, value_name = "REV")]
-    pub revision: Option<String>,
-    /// The global revision salt that goes into every build key.
-    #[arg(long, default_value = tollgate_core::plan::DEFAULT_SALT)]
-    pub salt: String,
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Prints the plan as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct RunItemArgs {
+    /// The work item, as `tollgate plan` lists it: `demo/greeter:debian-12:Build`. The builds it
+    /// depends on run first, unless the store has them.
+    pub work_item: String,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Where the store, the workspaces and the logs live [default: $XDG_DATA_HOME/tollgate or
+    /// ~/.local/share/tollgate].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keeps the workspace afterwards, for debugging.
+    #[arg(long)]
+    pub keep_workspace: bool,
+    /// Runs without the bubblewrap sandbox: the work item gets your rights on this machine.
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// A host folder the work item may write (a compiler cache); may be repeated.
+    #[arg(long, value_name = "DIR")]
+    pub writable: Vec<PathBuf>,
+    /// The most bytes the log may hold; output past it is dropped.
+    #[arg(long, value_name = "BYTES")]
+    pub log_cap: Option<u64>,
+    /// The branch being integrated (`TESTED_MODULE_BRANCH_COIN`, `InstallSourceArchive`'s
+    /// `CURRENT_BRANCH`).
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Plan(args) => plan::run(&args),
+        Command::RunItem(args) => run_item::run(&args),
     }
 }

@@ -1,0 +1,161 @@
+//! `tollgate run-item`: runs one work item of a plan on this machine, as the local hypervisor
+//! does, and prints its log as it grows, so that a developer can reproduce a work item.
+//!
+//! The builds it depends on run first, each only if the store has no passed result for its
+//! build key. Ctrl-C cancels: the running process tree is killed and the run ends.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tollgate_core::plan::{Plan, WorkItem, WorkItemId};
+use tollgate_core::run::Outcome;
+use tollgate_runner::{Runner, RunnerOptions, Sandbox, summary};
+use tollgate_store::LocalStore;
+
+use super::planning::{Planned, plan_project};
+use super::{EXIT_SYSTEM, RunItemArgs};
+
+/// Exit status of a run that was cancelled (as a shell reports Ctrl-C).
+const EXIT_CANCELLED: u8 = 130;
+
+pub fn run(args: &RunItemArgs) -> anyhow::Result<ExitCode> {
+    let Some((project, _)) = args.work_item.split_once(':') else {
+        bail!(
+            "`{}` is not a work item (expected PROJECT:CONFIGURATION:KIND, as `tollgate plan --json` lists them)",
+            args.work_item
+        );
+    };
+    let (sources, plan) = match plan_project(&args.sources, project)? {
+        Planned::Done(sources, plan) => (sources, plan),
+        Planned::Unreadable(error) => {
+            eprintln!("tollgate: could not read the sources: {error}");
+            return Ok(ExitCode::from(EXIT_SYSTEM));
+        }
+    };
+    if plan.has_errors() {
+        for diagnostic in plan.diagnostics.iter().filter(|d| d.is_error()) {
+            eprintln!("{diagnostic}");
+        }
+        eprintln!("tollgate: the plan of {project} has errors; an integration would be rejected");
+        return Ok(ExitCode::FAILURE);
+    }
+    let Some(item) = plan.work_items().find(|item| item.id.to_string() == args.work_item) else {
+        let known: Vec<String> = plan.work_items().map(|item| item.id.to_string()).collect();
+        bail!(
+            "no work item `{}` in the plan of {project}; it has:\n  {}",
+            args.work_item,
+            known.join("\n  ")
+        );
+    };
+    let order = with_dependencies(&plan, item);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_all(args, sources, &plan, &order))
+}
+
+async fn run_all(
+    args: &RunItemArgs,
+    sources: tollgate_sources::SourcesDir,
+    plan: &Plan,
+    order: &[&WorkItem],
+) -> anyhow::Result<ExitCode> {
+    let sandbox = match args.no_sandbox {
+        true => {
+            eprintln!(
+                "tollgate: warning: no sandbox: work items run with your rights on this machine"
+            );
+            Sandbox::Off
+        }
+        false => Sandbox::bubblewrap().await?,
+    };
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => default_data_dir()?,
+    };
+    let store = match LocalStore::open(&data_dir.join("store")) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("tollgate: cannot open the store: {error}");
+            return Ok(ExitCode::from(EXIT_SYSTEM));
+        }
+    };
+    let mut options = RunnerOptions::new(&data_dir);
+    options.keep_workspaces = args.keep_workspace;
+    options.writable.clone_from(&args.writable);
+    if let Some(cap) = args.log_cap {
+        options.log_cap = cap;
+    }
+    let runner = Runner::new(Arc::new(store), Arc::new(sources), sandbox, options);
+
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    for item in order {
+        eprintln!("tollgate: {}", item.id);
+        let (lines, mut received) = mpsc::unbounded_channel::<String>();
+        let printer = tokio::spawn(async move {
+            let mut stdout = std::io::stdout();
+            while let Some(line) = received.recv().await {
+                // A closed stdout (`| head`) stops the printing, not the work item.
+                if stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+                    break;
+                }
+            }
+        });
+        let finished = runner.run(plan, item, args.branch.as_deref(), &cancel, Some(lines)).await;
+        let _ = printer.await;
+        let what = match (finished.reused, &finished.log) {
+            (true, _) => "reused".to_owned(),
+            (false, Some(log)) => {
+                format!("{} (log: {})", summary(&finished.outcome), log.display())
+            }
+            (false, None) => summary(&finished.outcome),
+        };
+        eprintln!("tollgate: {} {what}", item.id);
+        if let Some(workspace) = &finished.workspace {
+            eprintln!("tollgate: its workspace is kept in {}", workspace.display());
+        }
+        match finished.outcome {
+            Outcome::Passed => {}
+            Outcome::Failed(_) => return Ok(ExitCode::FAILURE),
+            Outcome::Error(_) => return Ok(ExitCode::from(EXIT_SYSTEM)),
+            Outcome::Cancelled => return Ok(ExitCode::from(EXIT_CANCELLED)),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `item` after the work items it needs, each once, dependencies first.
+fn with_dependencies<'p>(plan: &'p Plan, item: &'p WorkItem) -> Vec<&'p WorkItem> {
+    fn visit<'p>(plan: &'p Plan, id: &WorkItemId, order: &mut Vec<&'p WorkItem>) {
+        let Some(item) = plan.work_item(id) else { return };
+        if order.iter().any(|done| done.id == *id) {
+            return;
+        }
+        for dependency in &item.depends_on {
+            visit(plan, dependency, order);
+        }
+        order.push(item);
+    }
+    let mut order = Vec::new();
+    visit(plan, &item.id, &mut order);
+    order
+}
+
+/// `$XDG_DATA_HOME/tollgate`, or `~/.local/share/tollgate`.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("tollgate"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/tollgate"))
+}

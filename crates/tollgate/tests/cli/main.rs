@@ -1,0 +1,5 @@
+//! The `tollgate` command as a user runs it. One binary, as nextest recommends.
+
+mod plan;
+mod run_item;
+mod support;
