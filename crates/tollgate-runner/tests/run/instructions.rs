@@ -358,3 +358,103 @@ async fn a_missing_program_is_the_changes_failure() {
     assert!(run.failure().contains("exited with code 127"), "{}", run.failure());
     assert!(run.log.contains("no-such-program"), "{}", run.log);
 }
+
+#[tokio::test]
+async fn a_background_process_runs_beside_later_instructions_until_the_end() {
+    let h = Harness::new().await;
+    h.app(
+        &[],
+        r##"
+    - type: ExecuteCommand
+      command: ["sh", "-c", "while :; do echo tick; sleep 0.05; done"]
+      startInBackground: True
+    - type: ExecuteCommand
+      command: ["sh", "-c", "sleep 0.5; echo foreground done"]
+"##,
+    );
+    let run = h.build().await;
+    run.assert_passed();
+    let out = run.out();
+    // It ran while the next instruction did, and stopped with the work item.
+    assert!(out.iter().filter(|l| **l == "tick").count() >= 3, "{}", run.log);
+    assert!(out.contains(&"foreground done"), "{}", run.log);
+    assert!(run.log.contains("(in the background)"), "{}", run.log);
+}
+
+/// A module `demo/lib` whose Build uploads an install tree with `lib/liba.txt` (and whatever
+/// `extra` adds), and `demo/app` depending on it, whose Build is `instructions`.
+fn library_and_app(h: &Harness, extra: &str, instructions: &str) {
+    h.file(
+        "demo/lib",
+        "coin/module_config.yaml",
+        &format!(
+            r##"version: 2
+instructions:
+  Build:
+    - type: MakeDirectory
+      directory: "{{{{.InstallRoot}}}}{{{{.InstallDir}}}}/lib"
+    - type: WriteFile
+      filename: "{{{{.InstallRoot}}}}{{{{.InstallDir}}}}/lib/liba.txt"
+      fileContents: "the library"
+{extra}    - type: UploadArtifact
+      archiveDirectory: "{{{{.InstallRoot}}}}/{{{{.AgentWorkingDir}}}}"
+      transferType: UploadModuleBuildArtifact
+    - type: UploadArtifact
+      archiveDirectory: "{{{{.InstallRoot}}}}/{{{{.AgentWorkingDir}}}}"
+      transferType: GenericArtifactWithName
+      filename: lib-sdk.tar.gz
+"##
+        ),
+    );
+    h.file("demo/app", "dependencies.yaml", "dependencies:\n  ../lib:\n    ref: HEAD\n");
+    h.app(&[], instructions);
+}
+
+#[tokio::test]
+async fn binary_archives_are_installed_by_path_or_by_name() {
+    let h = Harness::new().await;
+    library_and_app(
+        &h,
+        "",
+        r##"
+    - type: InstallBinaryArchive
+      relativeStoragePath: "artifacts/LIBKEY/lib-sdk.tar.gz"
+      directory: by-path
+    - type: InstallBinaryArchive
+      regex: "^lib-.*\\.tar\\.gz$"
+      directory: by-name
+    - type: ExecuteCommand
+      command: ["sh", "-c", "cat {{.InstallDir}}/lib/liba.txt by-path/install/lib/liba.txt by-name/install/lib/liba.txt"]
+"##,
+    );
+    let plan = h.plan(APP);
+    let lib = work_item(&plan, "demo/lib:linux:Build").build_key.to_hex();
+    // The app names the library's build by its key, as MODULE_ARTIFACTS_RELATIVE_STORAGE_PATH
+    // would for its own module.
+    let module = h.sources().join("demo/app/coin/module_config.yaml");
+    let text = std::fs::read_to_string(&module).unwrap().replace("LIBKEY", &lib);
+    std::fs::write(&module, text).unwrap();
+    let plan = h.plan(APP);
+    h.run(&plan, "demo/lib:linux:Build").await.assert_passed();
+    let app = h.run(&plan, "demo/app:linux:Build").await;
+    app.assert_passed();
+    // Installed before the instructions, then by path, then by name.
+    assert_eq!(app.out(), ["the librarythe librarythe library"]);
+}
+
+#[tokio::test]
+async fn an_archive_with_a_link_out_of_its_folder_is_refused_where_it_is_installed() {
+    let h = Harness::new().await;
+    // The library's build leaves a link to the host's /etc in its install tree.
+    let evil = "    - type: ExecuteCommand\n      command: [\"ln\", \"-s\", \"/etc\", \"{{.InstallRoot}}{{.InstallDir}}/lib/etc\"]\n";
+    library_and_app(&h, evil, "    - type: ExecuteCommand\n      command: [\"true\"]\n");
+    let plan = h.plan(APP);
+    h.run(&plan, "demo/lib:linux:Build").await.assert_passed();
+    let app = h.run(&plan, "demo/app:linux:Build").await;
+    // Installing the dependency fails, naming the entry: the change's doing, not the system's.
+    let failure = app.failure();
+    assert!(
+        failure.contains("cannot unpack archive") && failure.contains("install/lib/etc"),
+        "{failure}"
+    );
+}
