@@ -4,7 +4,8 @@
 //! Each run does everything a real one does (the store lookup, the log, a fresh workspace with
 //! the sources exported into it, the session, the process, the log and record stored, the
 //! workspace removed); only reuse is turned off, or every run after the first would be reused.
-//! Run: `cargo bench -p tollgate-runner --bench overhead`.
+//! Run: `cargo bench -p tollgate-runner --bench overhead`; `TOLLGATE_BENCH_DIR=/dev/shm` puts
+//! the sources, the store and the workspaces on another file system.
 
 use std::path::Path;
 use std::process::Command;
@@ -63,7 +64,12 @@ fn setup(dir: &Path) -> Plan {
 
 fn overhead(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    // The folder for sources, store and workspaces: the system's temporary folder, or
+    // TOLLGATE_BENCH_DIR to see what the file system costs (on tmpfs, say).
+    let dir = match std::env::var_os("TOLLGATE_BENCH_DIR") {
+        Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let plan = setup(dir.path());
     let item = plan.work_items().next().unwrap();
     let bubblewrap = runtime.block_on(Sandbox::bubblewrap()).expect("bubblewrap");

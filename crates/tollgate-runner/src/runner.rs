@@ -393,46 +393,57 @@ impl Runner {
         log.sys(&format!("{} {}", item.id, summary(&outcome)));
         let artifacts = agent.as_ref().map(|a| a.artifacts.clone()).unwrap_or_default();
         let workspace = agent.map(|agent| agent.workspace);
-        let kept = match workspace {
-            Some(workspace) if self.options.keep_workspaces => {
-                log.sys(&format!("the workspace is kept: {}", workspace.root().display()));
-                Some(workspace.root().to_owned())
-            }
-            Some(workspace) => {
-                let root = workspace.root().to_owned();
-                if let Err(error) =
-                    blocking(move || workspace.remove().map_err(|e| e.to_string())).await
-                {
-                    log.sys(&format!("could not remove the workspace {}: {error}", root.display()));
+        if let (Some(workspace), true) = (&workspace, self.options.keep_workspaces) {
+            log.sys(&format!("the workspace is kept: {}", workspace.root().display()));
+        }
+        // Removing the workspace and storing the result do not depend on each other: on a slow
+        // disk, doing both at once saves a work item's latency.
+        let removed = async {
+            match workspace {
+                Some(workspace) if self.options.keep_workspaces => {
+                    Some(workspace.root().to_owned())
                 }
-                None
+                Some(workspace) => {
+                    let root = workspace.root().to_owned();
+                    let removal = blocking(move || workspace.remove().map_err(|e| e.to_string()));
+                    if let Err(error) = removal.await {
+                        log.sys(&format!(
+                            "could not remove the workspace {}: {error}",
+                            root.display()
+                        ));
+                    }
+                    None
+                }
+                None => None,
             }
-            None => None,
         };
-        // The system's fault is not a result of the build key: nothing is recorded.
-        let Some(record_outcome) = RecordOutcome::of(&outcome) else { return (Ok(None), kept) };
-        let failure = match &outcome {
-            Outcome::Failed(failure) => Some(RecordFailure::from(failure)),
-            _ => None,
-        };
-        let (store, path, key, id) =
-            (self.store.clone(), log.path().to_owned(), item.build_key, item.id.to_string());
-        let stored = blocking(move || {
-            let log = store.put_file(&path)?;
-            let record = Record {
-                outcome: record_outcome,
-                failure,
-                artifacts,
-                log: Some(log),
-                work_item: id,
-                started_unix_ms: started,
-                finished_unix_ms: unix_ms(),
+        let stored = async {
+            // The system's fault is not a result of the build key: nothing is recorded.
+            let Some(record_outcome) = RecordOutcome::of(&outcome) else { return Ok(None) };
+            let failure = match &outcome {
+                Outcome::Failed(failure) => Some(RecordFailure::from(failure)),
+                _ => None,
             };
-            store.put_record(&key, &record)?;
-            Ok::<_, tollgate_store::StoreError>(record)
-        })
-        .await;
-        (stored.map(Some), kept)
+            let (store, path, key, id) =
+                (self.store.clone(), log.path().to_owned(), item.build_key, item.id.to_string());
+            blocking(move || {
+                let log = store.put_file(&path)?;
+                let record = Record {
+                    outcome: record_outcome,
+                    failure,
+                    artifacts,
+                    log: Some(log),
+                    work_item: id,
+                    started_unix_ms: started,
+                    finished_unix_ms: unix_ms(),
+                };
+                store.put_record(&key, &record)?;
+                Ok::<_, tollgate_store::StoreError>(Some(record))
+            })
+            .await
+        };
+        let (kept, stored) = tokio::join!(removed, stored);
+        (stored, kept)
     }
 }
 

@@ -59,6 +59,10 @@ pub struct RunItemArgs {
     /// ~/.local/share/tollgate].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where workspaces are made [default: DATA_DIR/work]. A fast disk or a tmpfs makes small
+    /// work items faster; the sources, the build and the install trees of a work item go there.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Keeps the workspace afterwards, for debugging.
     #[arg(long)]
     pub keep_workspace: bool,

@@ -85,6 +85,11 @@ async fn run_all(
     };
     let mut options = RunnerOptions::new(&data_dir);
     options.keep_workspaces = args.keep_workspace;
+    if let Some(dir) = &args.work_dir {
+        options.work_root.clone_from(dir);
+        // Other work items' workspaces are no work item's business, wherever they are.
+        options.hidden.push(dir.clone());
+    }
     options.writable.clone_from(&args.writable);
     if let Some(cap) = args.log_cap {
         options.log_cap = cap;

@@ -102,18 +102,19 @@ fn without_bubblewrap_it_refuses_to_run_unless_told() {
 #[test]
 fn a_kept_workspace_is_left_for_debugging() {
     let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
     let examples = examples();
-    let run = run_item(
-        &data,
-        path_str(&examples),
-        &["demo/libgreet:debian-12:Build", "--keep-workspace"],
-    );
+    let work_dir = work.path().to_str().unwrap();
+    let args = ["demo/libgreet:debian-12:Build", "--keep-workspace", "--work-dir", work_dir];
+    let run = run_item(&data, path_str(&examples), &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let kept = run
         .stderr
         .lines()
         .find_map(|l| l.strip_prefix("tollgate: its workspace is kept in "))
         .unwrap();
+    // Where --work-dir says.
+    assert!(kept.starts_with(work_dir), "{kept}");
     // The build tree is there, as the agent left it.
     assert!(fs::metadata(format!("{kept}/work/demo/libgreet_build/libgreet.a")).is_ok(), "{kept}");
 }
