@@ -105,12 +105,14 @@ impl Agent {
                 self.background.push(background);
                 Ok(Report::Done)
             }
-            Action::Execute(execute) => Ok(self.execute(&execute.argv, execute, cancel).await),
+            Action::Execute(execute) => {
+                Ok(self.execute(&execute.argv, execute, cancel, false).await.0)
+            }
             Action::RunTests { execute, repetitions } => {
                 let attempts = repetitions.saturating_add(1);
                 let mut report = Report::Done;
                 for attempt in 1..=attempts {
-                    report = self.execute(&execute.argv, execute, cancel).await;
+                    report = self.execute(&execute.argv, execute, cancel, false).await.0;
                     if !matches!(report, Report::Exited(code) if code != 0) || attempt == attempts {
                         break;
                     }
@@ -128,14 +130,9 @@ impl Agent {
                     "sh".to_owned(),
                 ];
                 argv.extend(execute.argv.iter().cloned());
-                let command = self.command(&argv, execute)?;
-                let started_line = self.sandbox.started_line();
-                let run =
-                    process::run(command, limits(execute), cancel, &self.log, true, started_line)
-                        .await;
-                match report(run.ended, run.started, &execute.argv) {
-                    Report::Done => Ok(Report::Environment(parse_env(&run.stdout))),
-                    other => Ok(other),
+                match self.execute(&argv, execute, cancel, true).await {
+                    (Report::Done, stdout) => Ok(Report::Environment(parse_env(&stdout))),
+                    (other, _) => Ok(other),
                 }
             }
             Action::ChangeDirectory { path } => {
@@ -219,21 +216,24 @@ impl Agent {
         }
     }
 
-    /// Runs a process to its end and says what happened.
+    /// Runs `argv` in the sandbox with `execute`'s directory, environment and limits, to its
+    /// end, and says what happened; with `capture`, stdout comes back instead of going to the
+    /// log.
     async fn execute(
-        &mut self,
+        &self,
         argv: &[String],
         execute: &Execute,
         cancel: &CancellationToken,
-    ) -> Report {
+        capture: bool,
+    ) -> (Report, Vec<u8>) {
         let command = match self.command(argv, execute) {
             Ok(command) => command,
-            Err(report) => return report,
+            Err(report) => return (report, Vec::new()),
         };
         let started_line = self.sandbox.started_line();
         let run =
-            process::run(command, limits(execute), cancel, &self.log, false, started_line).await;
-        report(run.ended, run.started, argv)
+            process::run(command, limits(execute), cancel, &self.log, capture, started_line).await;
+        (report(run.ended, run.started, argv), run.stdout)
     }
 
     fn command(

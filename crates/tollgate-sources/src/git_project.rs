@@ -40,21 +40,21 @@ impl GitProject {
         }
     }
 
-    /// The commit's files from git objects, never the work tree.
-    pub(crate) fn export(&self, revision: &Revision, dest: &Path) -> Result<(), SourceError> {
+    /// The commit's files from git objects, never the work tree; with `clone`, a clone of its
+    /// own checked out detached at the commit.
+    pub(crate) fn export(
+        &self,
+        revision: &Revision,
+        dest: &Path,
+        clone: bool,
+    ) -> Result<(), SourceError> {
         let commit = self.commit(revision)?;
         empty_folder(dest)?;
-        match self.repository.export_to(&commit, dest).map_err(unavailable)? {
-            true => Ok(()),
-            false => Err(self.vanished(&commit)),
-        }
-    }
-
-    /// A clone of its own, checked out detached at the commit.
-    pub(crate) fn export_clone(&self, revision: &Revision, dest: &Path) -> Result<(), SourceError> {
-        let commit = self.commit(revision)?;
-        empty_folder(dest)?;
-        match self.repository.clone_to(&commit, dest).map_err(unavailable)? {
+        let written = match clone {
+            true => self.repository.clone_to(&commit, dest),
+            false => self.repository.export_to(&commit, dest),
+        };
+        match written.map_err(unavailable)? {
             true => Ok(()),
             false => Err(self.vanished(&commit)),
         }

@@ -63,7 +63,7 @@ impl SourcesDir {
     /// the input, that is wrong. On a failure part way, `dest` may hold part of the tree.
     pub fn export(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
         match &*self.project(&pin.project)? {
-            Project::Git(git) => git.export(&pin.revision, dest),
+            Project::Git(git) => git.export(&pin.revision, dest, false),
             Project::Plain(plain) => export_plain(plain, dest),
         }
     }
@@ -75,7 +75,7 @@ impl SourcesDir {
     /// visible, and a build that writes into it cannot write into the sources.
     pub fn export_clone(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
         match &*self.project(&pin.project)? {
-            Project::Git(git) => git.export_clone(&pin.revision, dest),
+            Project::Git(git) => git.export(&pin.revision, dest, true),
             Project::Plain(plain) => export_plain(plain, dest),
         }
     }

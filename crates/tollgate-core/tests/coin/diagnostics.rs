@@ -1,18 +1,13 @@
 //! Bad input gives diagnostics with file, line and column, all at once, and never a panic.
 //! Each test is a set of files and the diagnostics `tollgate plan` would print.
 
-use tollgate_core::plan::{PlanRequest, plan};
-use tollgate_core::source::{Pin, ProjectName, Revision};
-
-use crate::fixtures::memory_source;
+use crate::fixtures::{memory_source, plan_at};
 
 /// Plans `project` from files written inline (see `memory_source`) with its own platform
 /// configurations, and prints the diagnostics.
 fn check(files: &str, project: &str) -> String {
     let source = memory_source(files);
-    let pin = Pin::new(ProjectName::new(project).unwrap(), Revision::new("c0ffee"));
-    let plan =
-        plan(&source, &PlanRequest { project: pin, platforms: None, salt: "test".into() }).unwrap();
+    let plan = plan_at(&source, project, "c0ffee", None);
     let mut out: Vec<String> = plan.diagnostics.iter().map(ToString::to_string).collect();
     out.push(format!("work items: {}", plan.work_items().count()));
     out.join("\n")

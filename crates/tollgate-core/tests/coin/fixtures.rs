@@ -12,8 +12,25 @@ pub fn plan_qt(source: &MemorySource, project: &str) -> Plan {
 
 /// Plans a module the fixtures do not ship (added by the test) at `revision`.
 pub fn plan_qt_at(source: &MemorySource, project: &str, revision: &str) -> Plan {
-    let project = Pin::new(ProjectName::new(project).unwrap(), Revision::new(revision));
-    let request = PlanRequest { project, platforms: Some(pin("qt/qt5")), salt: "test".into() };
+    plan_at(source, project, revision, Some(("qt/qt5", revision_of("qt/qt5"))))
+}
+
+/// Plans `project` at `revision`, with the platform configurations of `platforms` (a project
+/// and its revision), or else its own.
+pub fn plan_at(
+    source: &MemorySource,
+    project: &str,
+    revision: &str,
+    platforms: Option<(&str, &str)>,
+) -> Plan {
+    let pin = |name: &str, revision: &str| {
+        Pin::new(ProjectName::new(name).unwrap(), Revision::new(revision))
+    };
+    let request = PlanRequest {
+        project: pin(project, revision),
+        platforms: platforms.map(|(name, revision)| pin(name, revision)),
+        salt: "test".into(),
+    };
     plan(source, &request).expect("a memory source does not fail")
 }
 

@@ -6,22 +6,14 @@
 use std::fmt::Write;
 
 use tollgate_core::coin::instruction::{Instruction, InstructionKind};
-use tollgate_core::plan::{Plan, PlanRequest, plan};
-use tollgate_core::source::{MemorySource, Pin, ProjectName, Revision};
+use tollgate_core::plan::Plan;
+use tollgate_core::source::MemorySource;
 
 use crate::behaviours::leaves;
-use crate::fixtures::memory_source;
+use crate::fixtures::{memory_source, plan_at};
 
 fn plan_of(source: &MemorySource, project: &str, platforms: Option<(&str, &str)>) -> Plan {
-    let pin = |name: &str, revision: &str| {
-        Pin::new(ProjectName::new(name).unwrap(), Revision::new(revision))
-    };
-    let request = PlanRequest {
-        project: pin(project, "tip"),
-        platforms: platforms.map(|(name, revision)| pin(name, revision)),
-        salt: "test".into(),
-    };
-    plan(source, &request).unwrap()
+    plan_at(source, project, "tip", platforms)
 }
 
 /// Modules with their pins; per configuration, each work item and its leaves with the file and

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use tollgate_core::plan::{PlanRequest, WorkKind, plan};
+use tollgate_core::plan::WorkKind;
 use tollgate_core::run::{Action, Layout, Note, Outcome, Report, Session, Step};
-use tollgate_core::source::{MemorySource, Pin, ProjectName, Revision};
+use tollgate_core::source::MemorySource;
+
+use crate::fixtures::plan_at;
 
 /// Plans `demo/app` whose Build is `instructions` (indented as list items under `Build:`), on
 /// one Debian configuration with `environment`, runs it, and prints one line per step.
@@ -28,8 +30,7 @@ fn transcript(
             "Version: 2\nConfigurations:\n- Id: debian\n  Template: qtci-linux-Debian-12-x86_64-1\n  Compiler: GCC\n  Environment variables: {environment}\n"
         ),
     );
-    let project = Pin::new(ProjectName::new("demo/app").unwrap(), Revision::new("1"));
-    let plan = plan(&source, &PlanRequest { project, platforms: None, salt: "t".into() }).unwrap();
+    let plan = plan_at(&source, "demo/app", "1", None);
     let configuration = &plan.configurations[0];
     let Some(item) = configuration.work_items.iter().find(|i| i.id.kind == WorkKind::Build) else {
         return format!("no build: {:#?}", plan.diagnostics);
@@ -231,8 +232,7 @@ fn cancelling_and_unreported_actions_end_the_run() {
         "coin/platform_configs/app.yaml",
         "- Template: qtci-linux-Debian-12-x86_64-1\n  Compiler: GCC\n",
     );
-    let project = Pin::new(ProjectName::new("demo/app").unwrap(), Revision::new("1"));
-    let plan = plan(&source, &PlanRequest { project, platforms: None, salt: "t".into() }).unwrap();
+    let plan = plan_at(&source, "demo/app", "1", None);
     let configuration = &plan.configurations[0];
     let item = &configuration.work_items[0];
     let layout = Layout::new("/w", &item.module.project, 2);

@@ -102,6 +102,21 @@ fn processes_with(tag: &str) -> Vec<u32> {
     found
 }
 
+/// Waits until `done` holds, checking every 20 ms, for at most `limit`; whether it held.
+async fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut checks = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        checks.tick().await;
+        if done() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+    }
+}
+
 /// Runs `demo/app`'s Build, waits until `running` processes carry `tag`, cancels, and returns
 /// the run and the processes with `tag` still there a second later.
 async fn cancel_when_running(h: &Harness, tag: &str, running: usize) -> (Run, Vec<u32>) {
@@ -109,16 +124,11 @@ async fn cancel_when_running(h: &Harness, tag: &str, running: usize) -> (Run, Ve
     let cancel = CancellationToken::new();
     let run = h.run_with(&plan, "demo/app:linux:Build", &cancel);
     let watch = async {
-        // Wait on the event (the processes running), not on a clock.
-        while processes_with(tag).len() < running {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let started = within(Duration::from_secs(30), || processes_with(tag).len() >= running);
+        assert!(started.await, "the processes with {tag} never ran");
         cancel.cancel();
-        // Poll with a deadline: everything must be gone within one second.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        while !processes_with(tag).is_empty() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Everything must be gone within one second.
+        within(Duration::from_secs(1), || processes_with(tag).is_empty()).await;
         processes_with(tag)
     };
     tokio::join!(run, watch)

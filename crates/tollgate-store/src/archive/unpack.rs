@@ -202,11 +202,7 @@ impl Unpacker<'_> {
         broken: &dyn Fn(io::Error) -> ArchiveError,
         refuse: &dyn Fn(String) -> ArchiveError,
     ) -> Result<(), ArchiveError> {
-        self.parents(path, refuse)?;
-        if self.make_room(path)? {
-            return Err(refuse("it would replace a folder".to_owned()));
-        }
-        let full = self.root.join(path);
+        let full = self.slot(path, refuse)?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -258,11 +254,7 @@ impl Unpacker<'_> {
                 Component::Normal(_) => depth += 1,
             }
         }
-        self.parents(path, refuse)?;
-        if self.make_room(path)? {
-            return Err(refuse("it would replace a folder".to_owned()));
-        }
-        let full = self.root.join(path);
+        let full = self.slot(path, refuse)?;
         std::os::unix::fs::symlink(target, &full)
             .map_err(IoFailure::at("cannot create link", &full))?;
         self.links.push(path.to_owned());
@@ -286,15 +278,25 @@ impl Unpacker<'_> {
         if target == path {
             return Err(refuse("a hard link to itself".to_owned()));
         }
-        self.parents(path, refuse)?;
-        if self.make_room(path)? {
-            return Err(refuse("it would replace a folder".to_owned()));
-        }
-        let full = self.root.join(path);
+        let full = self.slot(path, refuse)?;
         fs::hard_link(self.root.join(&target), &full)
             .map_err(IoFailure::at("cannot create link", &full))?;
         self.files.insert(path.to_owned());
         Ok(())
+    }
+
+    /// Where a file or link entry is written: its folders real, nothing left at its name, and
+    /// never in place of a folder.
+    fn slot(
+        &mut self,
+        path: &Path,
+        refuse: &dyn Fn(String) -> ArchiveError,
+    ) -> Result<PathBuf, ArchiveError> {
+        self.parents(path, refuse)?;
+        if self.make_room(path)? {
+            return Err(refuse("it would replace a folder".to_owned()));
+        }
+        Ok(self.root.join(path))
     }
 
     /// Makes sure that every folder above `path` is a real folder, creating missing ones.
