@@ -8,6 +8,7 @@
 
 pub mod coin;
 pub mod diagnostic;
+pub mod gate;
 pub mod plan;
 pub mod run;
 pub mod source;

@@ -23,6 +23,15 @@ pub enum GitError {
     #[error("`git {command}` in {repo} printed unexpected output: {output:?}")]
     Output { repo: PathBuf, command: String, output: String },
 
+    /// A name or URL that is not handed to git: git would refuse it, or read it as an option
+    /// or a pattern. A caller's mistake or a bad configuration, never a missing ref.
+    #[error("{what} {name:?} is not valid")]
+    Invalid { what: &'static str, name: String },
+
+    /// The git on `PATH` lacks a command this crate needs; found at startup, not mid-merge.
+    #[error("tollgate needs git {needed} or newer for {feature}; found {found} at {path}")]
+    Version { needed: String, feature: &'static str, found: String, path: PathBuf },
+
     /// Looking at the repository folder itself failed.
     #[error("cannot inspect {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
