@@ -126,6 +126,26 @@ impl Runner {
         cancel: &CancellationToken,
         observer: Option<UnboundedSender<String>>,
     ) -> Finished {
+        let log_path = self.log_path(item);
+        self.run_logged(plan, item, branch, cancel, observer, log_path).await
+    }
+
+    /// Where `run` writes the log of a fresh run of `item`.
+    pub fn log_path(&self, item: &WorkItem) -> PathBuf {
+        self.options.log_root.join(format!("{}-{}.log", item.build_key.to_hex(), unix_ms()))
+    }
+
+    /// `run`, with the log written at `log_path`: the controller names the file before the
+    /// run starts, so that the log can be followed while it grows.
+    pub async fn run_logged(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+        branch: Option<&str>,
+        cancel: &CancellationToken,
+        observer: Option<UnboundedSender<String>>,
+        log_path: PathBuf,
+    ) -> Finished {
         let key = item.build_key;
         let store = self.store.clone();
         match blocking(move || store.record(&key)).await {
@@ -150,7 +170,6 @@ impl Runner {
             }
         }
         let started = unix_ms();
-        let log_path = self.options.log_root.join(format!("{}-{started}.log", key.to_hex()));
         let log = match Log::create(&log_path, self.options.log_cap, observer) {
             Ok(log) => log,
             Err(error) => {

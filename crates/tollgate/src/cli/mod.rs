@@ -1,10 +1,25 @@
 //! Command-line arguments and the dispatch to each command.
 
+mod cancel;
+mod client;
+mod demo;
+mod events;
+mod json_text;
+mod log;
 mod plan;
 mod plan_json;
 mod plan_table;
 mod planning;
+mod progress;
+mod project;
+mod rejection;
 mod run_item;
+mod serve;
+mod stage;
+mod status;
+mod text;
+mod unstage;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,10 +27,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use planning::SourceArgs;
 
-/// Exit status for bad arguments, and for inputs that cannot be found at all.
+/// Exit status for bad arguments, for inputs that cannot be found at all, and for requests the
+/// service refuses (an unknown project, a change that is not staged).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status when the sources could not be read (a disk, a git process): nothing is known
-/// about the change.
+/// about the change. Also when the service cannot be reached or fails.
 pub const EXIT_SYSTEM: u8 = 3;
 
 #[derive(Parser, Debug)]
@@ -31,10 +47,27 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Runs the service: stages, integrates, tests and merges changes; an HTTP API on
+    /// 127.0.0.1:8080.
+    Serve(serve::ServeArgs),
     /// Plans an integration of PROJECT: its platform configurations and work items.
     Plan(PlanArgs),
     /// Runs one work item on this machine, in a sandbox, and prints its log as it grows.
     RunItem(RunItemArgs),
+    /// Stages changes for a gated branch: they are integrated, tested, and merged or rejected.
+    Stage(stage::StageArgs),
+    /// Takes a staged change back before it is merged.
+    Unstage(unstage::UnstageArgs),
+    /// Cancels an integration; its changes go back to staged.
+    Cancel(cancel::CancelArgs),
+    /// Shows each gated branch: its queue, its integration running now and the recent ones.
+    Status(status::StatusArgs),
+    /// Prints a work item's log; with --follow, as it grows.
+    Log(log::LogArgs),
+    /// Adds and lists the projects the service knows.
+    Project(project::ProjectArgs),
+    /// Prints the decision log: what the service decided and did.
+    Events(events::EventsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,7 +116,15 @@ pub struct RunItemArgs {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
+        Command::Serve(args) => serve::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::RunItem(args) => run_item::run(&args),
+        Command::Stage(args) => stage::run(&args),
+        Command::Unstage(args) => unstage::run(&args),
+        Command::Cancel(args) => cancel::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Log(args) => log::run(&args),
+        Command::Project(args) => project::run(&args),
+        Command::Events(args) => events::run(&args),
     }
 }

@@ -156,7 +156,7 @@ fn with_dependencies<'p>(plan: &'p Plan, item: &'p WorkItem) -> Vec<&'p WorkItem
 }
 
 /// `$XDG_DATA_HOME/tollgate`, or `~/.local/share/tollgate`.
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join("tollgate"));
     }

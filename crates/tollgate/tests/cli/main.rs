@@ -2,4 +2,5 @@
 
 mod plan;
 mod run_item;
+mod serve;
 mod support;

@@ -1,0 +1,172 @@
+//! Integrations: a branch tip plus a batch of changes, planned, run and gated.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationState {
+    /// The changes are being merged onto the tip and the result planned.
+    Forming,
+    /// Its work items are running.
+    Running,
+    /// Every significant work item passed; the branch is being moved.
+    Pushing,
+    /// The branch is at the integration commit.
+    Merged,
+    /// A significant work item failed, or the configuration is broken: the changes are
+    /// rejected.
+    Rejected,
+    /// The system failed past its retries; the changes went back to staged.
+    Errored,
+    /// Cancelled by a user; the changes went back to staged.
+    Cancelled,
+    /// The branch moved on the remote meanwhile; the changes are integrated again on the new tip.
+    Superseded,
+}
+
+impl IntegrationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationState::Forming => "forming",
+            IntegrationState::Running => "running",
+            IntegrationState::Pushing => "pushing",
+            IntegrationState::Merged => "merged",
+            IntegrationState::Rejected => "rejected",
+            IntegrationState::Errored => "errored",
+            IntegrationState::Cancelled => "cancelled",
+            IntegrationState::Superseded => "superseded",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            IntegrationState::Forming | IntegrationState::Running | IntegrationState::Pushing
+        )
+    }
+}
+
+/// What became of one change when it was merged onto the tip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeResult {
+    /// The tip was already in the change's history: the change itself is the new tip.
+    FastForward,
+    Merged,
+    /// It conflicts with the tip or an earlier change of the batch; rejected on its own.
+    Conflict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationChange {
+    pub change: i64,
+    pub commit: String,
+    pub subject: String,
+    pub merge: Option<MergeResult>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkItemState {
+    /// Waiting for a slot or for the work items it depends on.
+    Waiting,
+    Running,
+    Passed,
+    /// A passed result with the same build key was in the store; nothing ran.
+    Reused,
+    /// The change's fault.
+    Failed,
+    /// The system's fault, past its retries.
+    Error,
+    /// Not run: a work item it depends on did not pass, or the integration was decided first.
+    Skipped,
+    Cancelled,
+}
+
+impl WorkItemState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkItemState::Waiting => "waiting",
+            WorkItemState::Running => "running",
+            WorkItemState::Passed => "passed",
+            WorkItemState::Reused => "reused",
+            WorkItemState::Failed => "failed",
+            WorkItemState::Error => "error",
+            WorkItemState::Skipped => "skipped",
+            WorkItemState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, WorkItemState::Waiting | WorkItemState::Running)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItemView {
+    /// `demo/greeter:debian-12:Build`.
+    pub id: String,
+    pub build_key: String,
+    pub significant: bool,
+    pub state: WorkItemState,
+    /// Runs so far, retries included.
+    pub attempts: u32,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Why it failed or errored.
+    pub failure: Option<FailureView>,
+    /// Where its log is: an API path, when there is a log.
+    pub log: Option<String>,
+}
+
+/// A failing instruction, as a maintainer is told about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureView {
+    pub work_item: String,
+    pub project: String,
+    pub configuration: String,
+    /// Where the instruction is written: `demo/greeter/coin/instructions/build.yaml:14:5`.
+    pub location: String,
+    /// `ExecuteCommand`.
+    pub instruction: String,
+    /// `exited with code 2`.
+    pub message: String,
+    /// The instruction's `userMessageOnFailure`.
+    pub user_message: Option<String>,
+    /// The log, as an API path.
+    pub log: Option<String>,
+}
+
+/// Why changes were rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rejection {
+    /// Significant work items failed.
+    Failed { failures: Vec<FailureView> },
+    /// The change does not merge onto the tip and the changes before it in the batch.
+    Conflict { paths: Vec<String> },
+    /// The change shares no history with the branch.
+    Unrelated,
+    /// The Coin configuration at the integration commit has errors.
+    Configuration { diagnostics: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub id: i64,
+    pub project: String,
+    pub branch: String,
+    pub state: IntegrationState,
+    /// The branch tip it was formed on.
+    pub base: String,
+    /// The merge of the changes onto `base`; what the branch moves to.
+    pub commit: Option<String>,
+    pub changes: Vec<IntegrationChange>,
+    /// Empty in lists; filled when one integration is asked for.
+    pub work_items: Vec<WorkItemView>,
+    pub rejection: Option<Rejection>,
+    /// Why the system gave up (errored), or who cancelled.
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}

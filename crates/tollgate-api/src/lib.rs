@@ -1,0 +1,27 @@
+//! The wire types of tollgate's HTTP API, shared by the service and the CLI.
+//!
+//! They are the stable contract: the service maps its state onto them, the CLI and scripts
+//! read them. Times are milliseconds since the Unix epoch; commits are full hex ids. Every
+//! route is listed in [`routes`].
+
+mod change;
+mod event;
+mod integration;
+mod project;
+pub mod routes;
+
+pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
+pub use event::EventView;
+pub use integration::{
+    FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult, Rejection,
+    WorkItemState, WorkItemView,
+};
+pub use project::{BranchView, ProjectSpec, ProjectView, Status};
+
+use serde::{Deserialize, Serialize};
+
+/// The body of every answer that is not a success.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}

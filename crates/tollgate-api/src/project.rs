@@ -1,0 +1,56 @@
+//! Projects, their gated branches, and the status of everything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChangeView, IntegrationView};
+
+/// A project as configured: what `POST /api/projects` takes and the TOML file lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    /// The project's name in Coin's files: `qt/qtbase`.
+    pub name: String,
+    /// Any URL git can fetch and push: `file://`, `ssh://`, `https://`.
+    pub url: String,
+    /// The branches tollgate gates. A project with none is only read, as a dependency.
+    #[serde(default)]
+    pub branches: Vec<String>,
+    /// The project whose `coin/platform_configs/` holds the configurations (`qt/qt5`); the
+    /// project's own folder without it.
+    #[serde(default)]
+    pub product: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    #[serde(flatten)]
+    pub spec: ProjectSpec,
+    /// When its mirror was last fetched.
+    pub fetched_at: Option<i64>,
+    /// The last fetch failed with this.
+    pub fetch_error: Option<String>,
+}
+
+/// One gated branch: its queue and its integrations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchView {
+    pub project: String,
+    pub branch: String,
+    /// The branch on the remote, as last fetched.
+    pub tip: Option<String>,
+    /// Changes waiting for the next integration, in staging order.
+    pub queue: Vec<ChangeView>,
+    /// The integration running now, with its work items.
+    pub current: Option<IntegrationView>,
+    /// The last few finished integrations, newest first, without work items.
+    pub recent: Vec<IntegrationView>,
+}
+
+/// `GET /api/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub projects: Vec<ProjectView>,
+    pub branches: Vec<BranchView>,
+    /// Work items running now, and how many may run at once.
+    pub slots_busy: u32,
+    pub slots: u32,
+}

@@ -1,0 +1,34 @@
+//! The API's paths, in one place for the service's router and the CLI's client.
+//!
+//! | method | path | body → answer |
+//! |---|---|---|
+//! | GET | `/api/status` | → [`Status`](crate::Status) |
+//! | GET, POST | `/api/projects` | [`ProjectSpec`](crate::ProjectSpec) → [`ProjectView`](crate::ProjectView) |
+//! | POST | `/api/stage` | [`StageRequest`](crate::StageRequest) → [`StageResponse`](crate::StageResponse) |
+//! | POST | `/api/unstage` | [`UnstageRequest`](crate::UnstageRequest) → [`ChangeView`](crate::ChangeView) |
+//! | GET | `/api/changes/{id}` | → [`ChangeView`](crate::ChangeView) |
+//! | GET | `/api/integrations?project=&branch=&limit=` | → `[IntegrationView]` without work items |
+//! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
+//! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
+//! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
+//! | GET | `/api/events?after=SEQ&integration=ID&limit=` | → `[EventView]`, the decision log |
+
+pub const STATUS: &str = "/api/status";
+pub const PROJECTS: &str = "/api/projects";
+pub const STAGE: &str = "/api/stage";
+pub const UNSTAGE: &str = "/api/unstage";
+pub const EVENTS: &str = "/api/events";
+pub const INTEGRATIONS: &str = "/api/integrations";
+pub const LOG: &str = "/api/log";
+
+pub fn change(id: i64) -> String {
+    format!("/api/changes/{id}")
+}
+
+pub fn integration(id: i64) -> String {
+    format!("/api/integrations/{id}")
+}
+
+pub fn cancel(id: i64) -> String {
+    format!("/api/integrations/{id}/cancel")
+}

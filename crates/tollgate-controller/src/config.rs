@@ -1,0 +1,164 @@
+//! The service's configuration: a TOML file, then flags over it.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "/var/lib/tollgate"
+//! slots = 2                 # work items at once; the number of cores by default
+//! poll_interval = "10s"     # how often remotes are fetched for staging refs
+//! sandbox = true
+//!
+//! [[project]]
+//! name = "demo/greeter"
+//! url = "https://git.example.org/demo/greeter.git"
+//! branches = ["main"]
+//! product = "demo/products"   # optional
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tollgate_api::ProjectSpec;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Where workspaces are made; `DATA_DIR/work` by default.
+    pub work_dir: Option<PathBuf>,
+    /// Work items at once on the local hypervisor.
+    pub slots: u32,
+    pub poll_interval: Duration,
+    pub sandbox: bool,
+    /// Runs of a work item that ends in a system error, before the integration errors.
+    pub attempts: u32,
+    /// The wait before the first retry; it doubles with each one.
+    pub retry_backoff: Duration,
+    /// The global revision salt of every build key.
+    pub salt: String,
+    /// Host folders every work item may write (a compiler cache).
+    pub writable: Vec<PathBuf>,
+    pub projects: Vec<ProjectSpec>,
+}
+
+impl Config {
+    /// Embedded defaults: loopback, the data directory given, one slot per core.
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            work_dir: None,
+            slots: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            poll_interval: Duration::from_secs(10),
+            sandbox: true,
+            attempts: 3,
+            retry_backoff: Duration::from_secs(5),
+            salt: tollgate_core::plan::DEFAULT_SALT.to_owned(),
+            writable: Vec::new(),
+            projects: Vec::new(),
+        }
+    }
+
+    /// Reads a TOML file over the defaults; the error names the file, line and field.
+    pub fn read(path: &Path, data_dir: PathBuf) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        Config::parse(&text, data_dir).map_err(|error| format!("{}: {error}", path.display()))
+    }
+
+    pub fn parse(text: &str, data_dir: PathBuf) -> Result<Config, String> {
+        let file: File = toml::from_str(text).map_err(|error| error.to_string())?;
+        let mut config = Config::new(file.data_dir.unwrap_or(data_dir));
+        if let Some(listen) = file.listen {
+            config.listen = listen;
+        }
+        config.work_dir = file.work_dir;
+        if let Some(slots) = file.slots {
+            if slots == 0 {
+                return Err("slots: must be at least 1".to_owned());
+            }
+            config.slots = slots;
+        }
+        if let Some(interval) = file.poll_interval {
+            config.poll_interval = parse_duration("poll_interval", &interval)?;
+        }
+        if let Some(backoff) = file.retry_backoff {
+            config.retry_backoff = parse_duration("retry_backoff", &backoff)?;
+        }
+        if let Some(attempts) = file.attempts {
+            config.attempts = attempts.max(1);
+        }
+        config.sandbox = file.sandbox.unwrap_or(true);
+        config.salt = file.salt.unwrap_or(config.salt);
+        config.writable = file.writable;
+        config.projects = file.project;
+        Ok(config)
+    }
+}
+
+fn parse_duration(field: &str, text: &str) -> Result<Duration, String> {
+    parse_duration_text(text).ok_or_else(|| {
+        format!("{field}: `{text}` is not a duration (write it like `500ms`, `10s`, `2m`)")
+    })
+}
+
+/// `500ms`, `10s`, `2m`, `1h`.
+pub fn parse_duration_text(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    Some(match unit.trim() {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number * 60),
+        "h" => Duration::from_secs(number * 3600),
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    work_dir: Option<PathBuf>,
+    slots: Option<u32>,
+    poll_interval: Option<String>,
+    retry_backoff: Option<String>,
+    attempts: Option<u32>,
+    sandbox: Option<bool>,
+    salt: Option<String>,
+    #[serde(default)]
+    writable: Vec<PathBuf>,
+    #[serde(default)]
+    project: Vec<ProjectSpec>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_the_defaults() {
+        let config = Config::parse(
+            "slots = 3\npoll_interval = \"250ms\"\n[[project]]\nname = \"demo/greeter\"\nurl = \"file:///srv/greeter.git\"\nbranches = [\"main\"]\n",
+            PathBuf::from("/data"),
+        )
+        .unwrap();
+        assert_eq!(config.slots, 3);
+        assert_eq!(config.poll_interval, Duration::from_millis(250));
+        assert_eq!(config.projects[0].branches, vec!["main".to_owned()]);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_mistake_names_the_line_and_the_field() {
+        let error = Config::parse("slots = 2\nslotz = 3\n", PathBuf::from("/data")).unwrap_err();
+        assert!(error.contains("line 2") && error.contains("slotz"), "{error}");
+        let error =
+            Config::parse("poll_interval = \"soon\"\n", PathBuf::from("/data")).unwrap_err();
+        assert!(error.contains("poll_interval") && error.contains("soon"), "{error}");
+    }
+}

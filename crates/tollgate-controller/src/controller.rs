@@ -1,0 +1,180 @@
+//! The controller: everything the service's tasks share, and how it starts.
+//!
+//! Startup order matters: the data directory's lock comes first, so a second instance stops
+//! before it touches anything; then the state, the store, the leftovers of a previous run, and
+//! only then the tasks (one per gated branch, the poller, the HTTP server).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tollgate_runner::{Runner, RunnerOptions, Sandbox};
+use tollgate_state::{DataDirLock, Db};
+use tollgate_store::LocalStore;
+
+use crate::cleanup;
+use crate::config::Config;
+use crate::error::ControllerError;
+use crate::mirrors::Mirrors;
+use crate::slots::Slots;
+
+pub struct Controller {
+    pub(crate) config: Config,
+    pub(crate) db: Db,
+    pub(crate) mirrors: Mirrors,
+    pub(crate) runner: Arc<Runner>,
+    pub(crate) slots: Slots,
+    /// Wakes a branch's task: something was staged, or its integration was cancelled.
+    wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
+    /// Branches whose task runs.
+    branches: Mutex<HashSet<(String, String)>>,
+    /// Cancels a running integration's work items.
+    pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
+    pub(crate) shutdown: CancellationToken,
+    _lock: DataDirLock,
+}
+
+/// A started service.
+pub struct Service {
+    pub controller: Arc<Controller>,
+    /// Where the HTTP API listens.
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    /// Starts everything and binds the HTTP listener; returns once the API answers.
+    pub async fn start(config: Config) -> Result<Service, ControllerError> {
+        let lock = DataDirLock::acquire(&config.data_dir).map_err(|error| match error {
+            locked @ tollgate_state::StateError::Locked { .. } => {
+                ControllerError::Conflict(locked.to_string())
+            }
+            other => ControllerError::System(other.to_string()),
+        })?;
+        tollgate_git::check_version()?;
+        let data = &config.data_dir;
+        let db = Db::open(&data.join("state.sqlite")).await?;
+        let store = LocalStore::open(&data.join("store"))
+            .map_err(|error| ControllerError::System(format!("the store: {error}")))?;
+        let mut options = RunnerOptions::new(data);
+        if let Some(work_dir) = &config.work_dir {
+            options.work_root = work_dir.clone();
+            options.hidden.push(work_dir.clone());
+        }
+        options.writable = config.writable.clone();
+        cleanup::stale_runs(&options.work_root, &options.scratch).await;
+        let sandbox = match config.sandbox {
+            true => Sandbox::bubblewrap().await.map_err(|error| {
+                ControllerError::System(format!(
+                    "{error}; install bubblewrap, or run without the sandbox (`sandbox = false`, `--no-sandbox`)"
+                ))
+            })?,
+            false => {
+                tracing::warn!("no sandbox: work items run with this user's rights on this machine");
+                Sandbox::Off
+            }
+        };
+        let mirrors = Mirrors::new(data.join("mirrors"));
+        let runner =
+            Arc::new(Runner::new(Arc::new(store), mirrors.sources().clone(), sandbox, options));
+        for project in &config.projects {
+            db.upsert_project(project).await?;
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|error| {
+            ControllerError::System(format!("cannot listen on {}: {error}", config.listen))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|error| ControllerError::System(format!("the listener: {error}")))?;
+        let controller = Arc::new(Controller {
+            slots: Slots::new(config.slots),
+            config,
+            db,
+            mirrors,
+            runner,
+            wake: Mutex::new(HashMap::new()),
+            branches: Mutex::new(HashSet::new()),
+            running: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            _lock: lock,
+        });
+        controller.recover().await?;
+        // Every mirror is fetched before any branch integrates: planning reads dependencies
+        // and products from them.
+        let projects = controller.db.projects().await?;
+        for project in &projects {
+            if let Err(error) = controller.poll_project(project).await {
+                tracing::warn!(project = project.spec.name, %error, "cannot fetch");
+            }
+        }
+        for project in &projects {
+            for branch in &project.spec.branches {
+                controller.gate_branch(&project.spec.name, branch);
+            }
+        }
+        tokio::spawn(crate::staging::poll(controller.clone()));
+        let server = tokio::spawn(crate::http::serve(controller.clone(), listener));
+        tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), slots = controller.slots.total(), "tollgate is serving");
+        Ok(Service { controller, addr, server })
+    }
+
+    /// Stops the tasks; running work items are killed with their sandboxes.
+    pub async fn stop(self) {
+        self.controller.shutdown.cancel();
+        self.server.abort();
+        let _ = self.server.await;
+        self.controller.db.close().await;
+    }
+
+    /// Runs until the HTTP server ends (it does not, unless it fails).
+    pub async fn wait(self) {
+        let _ = (&mut { self.server }).await;
+    }
+}
+
+impl Controller {
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Starts the branch's task, once.
+    pub(crate) fn gate_branch(self: &Arc<Self>, project: &str, branch: &str) {
+        let key = (project.to_owned(), branch.to_owned());
+        if lock(&self.branches).insert(key.clone()) {
+            tokio::spawn(crate::branch::run(self.clone(), key.0, key.1));
+        }
+    }
+
+    pub(crate) fn waker(&self, project: &str, branch: &str) -> Arc<Notify> {
+        lock(&self.wake).entry((project.to_owned(), branch.to_owned())).or_default().clone()
+    }
+
+    pub(crate) fn wake(&self, project: &str, branch: &str) {
+        self.waker(project, branch).notify_one();
+    }
+
+    /// After a restart: work items that were running when the previous controller stopped
+    /// will run again. Their integrations resume in their branch's task.
+    async fn recover(&self) -> Result<(), ControllerError> {
+        for integration in self.db.unfinished().await? {
+            let again = self.db.recover_items(&integration).await?;
+            tracing::info!(
+                integration = integration.id,
+                state = integration.state.as_str(),
+                run_again = again.len(),
+                "resuming an integration of the previous run"
+            );
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

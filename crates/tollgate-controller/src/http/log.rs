@@ -1,0 +1,127 @@
+//! A work item's log: the file while it grows (followed with `follow=true` until the work item
+//! ends), or the stored copy once the file is gone or the result was reused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+use tollgate_state::LogSource;
+use tollgate_store::Digest;
+
+use crate::controller::Controller;
+use crate::error::{ControllerError, blocking};
+
+/// How often a followed log is looked at for more.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    item: String,
+    integration: Option<i64>,
+    #[serde(default)]
+    follow: bool,
+}
+
+pub async fn log(
+    State(controller): State<Arc<Controller>>,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ControllerError> {
+    let source = controller.db.log_of(query.integration, &query.item).await?.ok_or_else(|| {
+        let within = query.integration.map_or(String::new(), |id| format!(" in integration {id}"));
+        ControllerError::NotFound(format!("no work item `{}`{within}", query.item))
+    })?;
+    let file = match &source.path {
+        Some(path) => tokio::fs::File::open(path).await.ok(),
+        None => None,
+    };
+    let body = match (file, &source.digest) {
+        (Some(file), _) => {
+            Body::from_stream(follow(controller, source, file, query.follow, query.item))
+        }
+        (None, Some(digest)) => Body::from(stored(&controller, digest).await?),
+        (None, None) => {
+            Body::from(format!("{}: no log yet ({})\n", query.item, source.state.as_str()))
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// The log file's bytes as they come; with `follow`, until the work item has ended and the
+/// file has nothing more.
+fn follow(
+    controller: Arc<Controller>,
+    source: LogSource,
+    file: tokio::fs::File,
+    follow: bool,
+    item: String,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let state = Some((file, controller, source, item));
+    futures_util::stream::unfold(state, move |state| async move {
+        let (mut file, controller, source, item) = state?;
+        let mut buffer = vec![0; 64 << 10];
+        loop {
+            match file.read(&mut buffer).await {
+                Ok(0) => {}
+                Ok(read) => {
+                    buffer.truncate(read);
+                    return Some((Ok(Bytes::from(buffer)), Some((file, controller, source, item))));
+                }
+                Err(error) => return Some((Err(error), None)),
+            }
+            if !follow {
+                return None;
+            }
+            let state = controller.db.item_state(source.integration, &item).await;
+            let running = matches!(state, Ok(Some(state)) if !state.is_final());
+            if !running {
+                // One more read: the last lines may have come with the end.
+                match file.read(&mut buffer).await {
+                    Ok(read) if read > 0 => {
+                        buffer.truncate(read);
+                        return Some((
+                            Ok(Bytes::from(buffer)),
+                            Some((file, controller, source, item)),
+                        ));
+                    }
+                    _ => return None,
+                }
+            }
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
+    })
+}
+
+/// A stored log, read from the store.
+async fn stored(controller: &Controller, digest: &str) -> Result<Vec<u8>, ControllerError> {
+    let digest: Digest = digest
+        .parse()
+        .map_err(|_| ControllerError::System(format!("`{digest}` is not a digest")))?;
+    let store = controller.runner.store().clone();
+    let scratch = controller.config.data_dir.join("tmp");
+    blocking(move || {
+        let file = tempfile_in(&scratch)?;
+        match store.fetch(&digest, &file) {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("the log {digest} is not in the store")),
+            Err(error) => return Err(error.to_string()),
+        }
+        let bytes = std::fs::read(&file).map_err(|error| error.to_string());
+        let _ = std::fs::remove_file(&file);
+        bytes
+    })
+    .await?
+    .map_err(ControllerError::System)
+}
+
+fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Ok(dir.join(format!("log-{}-{nanos}", std::process::id())))
+}

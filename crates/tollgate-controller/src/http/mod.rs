@@ -1,0 +1,55 @@
+//! The HTTP API (JSON, see `tollgate_api::routes`) and a plain status page.
+
+mod api;
+mod log;
+mod page;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tollgate_api::{ApiError, routes};
+
+use crate::controller::Controller;
+use crate::error::ControllerError;
+
+pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListener) {
+    let shutdown = controller.shutdown.clone();
+    let app = Router::new()
+        .route("/", get(page::status))
+        .route(routes::STATUS, get(api::status))
+        .route(routes::PROJECTS, get(api::projects).post(api::add_project))
+        .route(routes::STAGE, post(api::stage))
+        .route(routes::UNSTAGE, post(api::unstage))
+        .route("/api/changes/{id}", get(api::change))
+        .route(routes::INTEGRATIONS, get(api::integrations))
+        .route("/api/integrations/{id}", get(api::integration))
+        .route("/api/integrations/{id}/cancel", post(api::cancel))
+        .route(routes::EVENTS, get(api::events))
+        .route(routes::LOG, get(log::log))
+        .with_state(controller);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(error) = served {
+        tracing::error!(%error, "the HTTP server stopped");
+    }
+}
+
+impl IntoResponse for ControllerError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControllerError::Conflict(_) => StatusCode::CONFLICT,
+            ControllerError::System(message) => {
+                tracing::error!(message, "a request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(ApiError { error: self.to_string() })).into_response()
+    }
+}

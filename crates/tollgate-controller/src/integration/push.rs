@@ -1,0 +1,85 @@
+//! Pushing: the branch moves to the integration commit by compare-and-swap, or not at all.
+//!
+//! The remote is asked first. At the integration commit already: a push that happened before
+//! a crash; recorded as merged, nothing is pushed twice. Still at the base: pushed now, with the
+//! base as the expected old value. Anywhere else: the branch moved meanwhile, and the changes
+//! are integrated again on the new tip; never forced.
+
+use std::sync::Arc;
+
+use tollgate_api::{IntegrationState, ProjectView};
+use tollgate_git::{CommitId, Mirror, Push};
+use tollgate_state::Formed;
+
+use crate::controller::Controller;
+use crate::error::{ControllerError, blocking};
+
+pub async fn push(
+    controller: &Controller,
+    project: &ProjectView,
+    mirror: &Arc<Mirror>,
+    integration: &Formed,
+) -> Result<(), ControllerError> {
+    let commit = commit_id(integration.commit.as_deref().unwrap_or_default())?;
+    let base = commit_id(&integration.base)?;
+    let remote = remote_branch(mirror, &integration.branch).await?;
+    let moved_to = match remote {
+        Some(tip) if tip == commit => {
+            let how = "the remote branch was already at the integration commit";
+            controller.db.merged(integration, how).await?;
+            tracing::info!(integration = integration.id, "merged (found on the remote)");
+            return Ok(());
+        }
+        Some(tip) if tip == base => {
+            let pushed = {
+                let (mirror, commit, base) = (mirror.clone(), commit.clone(), base.clone());
+                let branch = integration.branch.clone();
+                blocking(move || mirror.push(&commit, &branch, &base)).await??
+            };
+            match pushed {
+                Push::Pushed | Push::AlreadyThere => {
+                    controller.db.merged(integration, "pushed").await?;
+                    tracing::info!(integration = integration.id, commit = %commit, "merged");
+                    return Ok(());
+                }
+                Push::NotFastForward => {
+                    return Err(ControllerError::System(format!(
+                        "integration commit {commit} does not descend from {base}; not pushed"
+                    )));
+                }
+                Push::Rejected { reason } => {
+                    tracing::info!(integration = integration.id, reason, "the push was refused");
+                    let now = remote_branch(mirror, &integration.branch).await?;
+                    if now.as_ref() == Some(&commit) {
+                        controller.db.merged(integration, "pushed").await?;
+                        return Ok(());
+                    }
+                    now
+                }
+            }
+        }
+        other => other,
+    };
+    let moved_to = moved_to.map_or_else(|| "nowhere (deleted)".to_owned(), |tip| tip.to_string());
+    let note = format!(
+        "{} moved on the remote from {} to {moved_to} during the integration; the changes are integrated again on the new tip",
+        integration.branch, integration.base
+    );
+    tracing::info!(integration = integration.id, note, "superseded");
+    controller.db.give_back(integration, IntegrationState::Superseded, &note).await?;
+    controller.fetch(project).await?;
+    Ok(())
+}
+
+async fn remote_branch(
+    mirror: &Arc<Mirror>,
+    branch: &str,
+) -> Result<Option<CommitId>, ControllerError> {
+    let (mirror, branch) = (mirror.clone(), branch.to_owned());
+    Ok(blocking(move || mirror.remote_branch(&branch)).await??)
+}
+
+fn commit_id(text: &str) -> Result<CommitId, ControllerError> {
+    CommitId::parse(text)
+        .ok_or_else(|| ControllerError::System(format!("`{text}` is not a commit id")))
+}

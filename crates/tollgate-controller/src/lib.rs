@@ -1,0 +1,23 @@
+//! tollgate's service: the gate.
+//!
+//! Changes are staged per branch (API, CLI, or `refs/staging/BRANCH/NAME` on the remote); one
+//! task per branch forms an integration from every staged change, merges them onto the tip,
+//! plans the result, runs its work items on the local hypervisor's slots, gates, and moves the
+//! branch by compare-and-swap. Every transition is committed to the state database before its
+//! side effect, so a restarted controller resumes where the previous one stopped.
+
+mod branch;
+mod cleanup;
+pub mod config;
+mod controller;
+mod error;
+mod http;
+mod integration;
+mod mirrors;
+mod projects;
+mod slots;
+mod staging;
+
+pub use config::Config;
+pub use controller::{Controller, Service};
+pub use error::ControllerError;

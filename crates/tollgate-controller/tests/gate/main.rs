@@ -1,0 +1,5 @@
+//! The gate end to end: real git remotes, real SQLite, real sandboxed work items.
+
+mod support;
+
+mod gating;

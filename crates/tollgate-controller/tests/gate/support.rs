@@ -1,0 +1,301 @@
+//! A controller on real git remotes (file://), a real SQLite file and real sandboxed processes.
+//!
+//! Two modules: `demo/lib`, and `demo/app`, which depends on it. Their scripts count their
+//! runs in a folder the sandbox may write, and can be held until the test lets them go.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tollgate_api::{ChangeView, IntegrationView, ProjectSpec, StageRequest, WorkItemState};
+use tollgate_controller::{Config, Service};
+
+pub const DEADLINE: Duration = Duration::from_secs(90);
+
+pub struct Gate {
+    pub tmp: TempDir,
+    pub service: Option<Service>,
+    pub config: Config,
+    /// Where the scripts count their runs and wait for `go`.
+    pub marks: PathBuf,
+    topics: std::cell::Cell<u32>,
+}
+
+/// Options of the app's platform configuration.
+#[derive(Default)]
+pub struct Setup {
+    /// Features of the one configuration, e.g. `InsignificantTests`.
+    pub features: &'static str,
+    /// `poll_interval` of the service.
+    pub poll: Option<Duration>,
+}
+
+impl Gate {
+    pub async fn start(setup: Setup) -> Gate {
+        let tmp = TempDir::new().unwrap();
+        let marks = tmp.path().join("marks");
+        std::fs::create_dir_all(&marks).unwrap();
+        for (name, files) in
+            [("demo/lib", lib_files(&marks)), ("demo/app", app_files(&marks, setup.features))]
+        {
+            let work = tmp.path().join("work").join(name);
+            let remote = tmp.path().join("remotes").join(format!("{name}.git"));
+            std::fs::create_dir_all(&work).unwrap();
+            git(&work, &["init", "-q", "-b", "main"]);
+            write_files(&work, &files);
+            git(&work, &["add", "-A"]);
+            git(&work, &["commit", "-q", "-m", "Initial"]);
+            git(tmp.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+            git(&remote, &["config", "core.logAllRefUpdates", "always"]);
+            git(&work, &["remote", "add", "origin", remote.to_str().unwrap()]);
+            git(&work, &["push", "-q", "origin", "main"]);
+        }
+        let mut config = Config::new(tmp.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.slots = 2;
+        config.poll_interval = setup.poll.unwrap_or(Duration::from_secs(3600));
+        config.retry_backoff = Duration::from_millis(100);
+        config.writable = vec![marks.clone()];
+        config.projects = vec![
+            ProjectSpec {
+                name: "demo/lib".into(),
+                url: url(&tmp, "demo/lib"),
+                branches: vec![],
+                product: None,
+            },
+            ProjectSpec {
+                name: "demo/app".into(),
+                url: url(&tmp, "demo/app"),
+                branches: vec!["main".into()],
+                product: None,
+            },
+        ];
+        let service = Service::start(config.clone()).await.unwrap();
+        Gate { tmp, service: Some(service), config, marks, topics: std::cell::Cell::new(0) }
+    }
+
+    pub fn controller(&self) -> &tollgate_controller::Controller {
+        &self.service.as_ref().unwrap().controller
+    }
+
+    pub fn work(&self, project: &str) -> PathBuf {
+        self.tmp.path().join("work").join(project)
+    }
+
+    pub fn remote(&self, project: &str) -> PathBuf {
+        self.tmp.path().join("remotes").join(format!("{project}.git"))
+    }
+
+    /// A commit on top of `base` in the project's work tree, pushed to a topic branch of the
+    /// remote so that it can be fetched. Its id.
+    pub fn commit(
+        &self,
+        project: &str,
+        base: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> String {
+        let work = self.work(project);
+        let n = self.topics.get() + 1;
+        self.topics.set(n);
+        git(&work, &["fetch", "-q", "origin"]);
+        git(&work, &["checkout", "-q", "-B", &format!("topic-{n}"), base]);
+        let files: Vec<(String, String)> =
+            files.iter().map(|(path, text)| (path.to_string(), text.to_string())).collect();
+        write_files(&work, &files);
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", message]);
+        git(&work, &["push", "-q", "origin", &format!("topic-{n}")]);
+        rev_parse(&work, "HEAD")
+    }
+
+    /// Stages commits of demo/app for main through the controller, as the API does.
+    pub async fn stage(&self, commits: &[&str]) -> Vec<ChangeView> {
+        let request = StageRequest {
+            project: "demo/app".into(),
+            branch: "main".into(),
+            changes: commits.iter().map(|c| c.to_string()).collect(),
+        };
+        self.controller().stage(&request).await.unwrap()
+    }
+
+    /// Waits until every change has ended (merged, rejected, unstaged).
+    pub async fn ended(&self, changes: &[ChangeView]) -> Vec<ChangeView> {
+        let db = self.controller().db();
+        within(|| async {
+            let mut now = Vec::new();
+            for change in changes {
+                let change = db.change(change.id).await.unwrap().unwrap();
+                if !change.state.is_final() {
+                    return None;
+                }
+                now.push(change);
+            }
+            Some(now)
+        })
+        .await
+    }
+
+    pub async fn integration(&self, id: i64) -> IntegrationView {
+        self.controller().db().integration_view(id, true).await.unwrap().unwrap()
+    }
+
+    /// Waits until a work item of the integration runs.
+    pub async fn running(&self, integration: i64, item: &str) {
+        let db = self.controller().db();
+        within(|| async {
+            let state = db.item_state(integration, item).await.unwrap();
+            (state == Some(WorkItemState::Running)).then_some(())
+        })
+        .await
+    }
+
+    pub fn tip(&self, project: &str) -> String {
+        rev_parse(&self.remote(project), "refs/heads/main")
+    }
+
+    /// How many times a script ran: lines in its count file.
+    pub fn runs(&self, name: &str) -> usize {
+        std::fs::read_to_string(self.marks.join(name)).map_or(0, |text| text.lines().count())
+    }
+
+    /// Lets held scripts go on.
+    pub fn go(&self) {
+        std::fs::write(self.marks.join("go"), "").unwrap();
+    }
+
+    /// How many times the remote branch moved after its creation.
+    pub fn moves(&self, project: &str) -> usize {
+        let out =
+            git_out(&self.remote(project), &["reflog", "show", "--format=%H", "refs/heads/main"]);
+        out.lines().count().saturating_sub(1)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await;
+        }
+    }
+}
+
+fn url(tmp: &TempDir, project: &str) -> String {
+    format!("file://{}", tmp.path().join("remotes").join(format!("{project}.git")).display())
+}
+
+fn lib_files(marks: &Path) -> Vec<(String, String)> {
+    let marks = marks.display();
+    vec![
+        ("coin/module_config.yaml".into(), module_config()),
+        ("coin/platform_configs/lib.yaml".into(), platforms("")),
+        ("build.sh".into(), format!("echo building lib\necho run >> {marks}/lib-builds\n")),
+        ("test.sh".into(), "echo lib tests pass\n".into()),
+        ("lib.txt".into(), "lib\n".into()),
+    ]
+}
+
+fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
+    let marks = marks.display();
+    vec![
+        ("coin/module_config.yaml".into(), module_config()),
+        ("coin/platform_configs/app.yaml".into(), platforms(features)),
+        ("dependencies.yaml".into(), "dependencies:\n  ../lib:\n    ref: HEAD\n    required: true\n".into()),
+        (
+            "build.sh".into(),
+            format!(
+                "echo building app\necho run >> {marks}/app-builds\n\
+                 if [ -f \"$(dirname \"$0\")/hold\" ]; then while [ ! -e {marks}/go ]; do sleep 0.05; done; fi\n\
+                 if [ -f \"$(dirname \"$0\")/break-build\" ]; then echo 'app.c:1: error: broken' >&2; exit 3; fi\n"
+            ),
+        ),
+        (
+            "test.sh".into(),
+            "if [ -f \"$(dirname \"$0\")/break-test\" ]; then echo 'FAIL: app_test' >&2; exit 4; fi\necho PASS\n".into(),
+        ),
+        ("app.txt".into(), "one\ntwo\nthree\n".into()),
+    ]
+}
+
+fn module_config() -> String {
+    r#"version: 2
+accept_configuration:
+  condition: property
+  property: host.os
+  equals_value: Linux
+instructions:
+  Build:
+    - type: ExecuteCommand
+      command: ["sh", "{{.SourceDir}}/build.sh"]
+      maxTimeInSeconds: 120
+      maxTimeBetweenOutput: 120
+      userMessageOnFailure: "The build failed; the compiler output above says why."
+  Test:
+    - type: ExecuteCommand
+      command: ["sh", "{{.SourceDir}}/test.sh"]
+      maxTimeInSeconds: 120
+      maxTimeBetweenOutput: 120
+      userMessageOnFailure: "A test failed."
+"#
+    .to_owned()
+}
+
+fn platforms(features: &str) -> String {
+    let features = match features {
+        "" => String::new(),
+        list => format!("    Features: [{list}]\n"),
+    };
+    format!(
+        "Version: 2\nConfigurations:\n-\n    Id: 'linux'\n    Template: 'qtci-linux-Debian-12-x86_64-1'\n    Compiler: 'GCC'\n{features}"
+    )
+}
+
+fn write_files(dir: &Path, files: &[(String, String)]) {
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = git_command(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = git_command(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn git_command(dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.org")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.org")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    command
+}
+
+pub fn rev_parse(dir: &Path, name: &str) -> String {
+    git_out(dir, &["rev-parse", name]).trim().to_owned()
+}
+
+/// Polls `check` until it answers, or fails the test at the deadline.
+pub async fn within<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "nothing happened within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,228 @@
+//! Staging and unstaging changes, and the staging refs already seen.
+
+use serde_json::json;
+use sqlx::Row;
+use tollgate_api::{ChangeState, ChangeView};
+
+use crate::events::Event;
+use crate::text::{from_json, name, parse};
+use crate::{Db, StateError, now_ms};
+
+/// What a staged commit is, as git describes it.
+pub struct NewChange<'a> {
+    pub project: &'a str,
+    pub branch: &'a str,
+    pub commit: &'a str,
+    pub subject: &'a str,
+    pub author: &'a str,
+    /// `api`, or the staging ref that named it.
+    pub origin: &'a str,
+}
+
+/// The columns `change_view` reads; a macro so that queries stay static strings.
+macro_rules! change_columns {
+    () => {
+        "id, project, branch, commit_id, subject, author, origin, state, staged_at, integration, rejection"
+    };
+}
+pub(crate) use change_columns;
+
+impl Db {
+    /// Stages a change; `false` with the existing change when the commit already waits or runs
+    /// for the branch (staging is idempotent).
+    pub async fn stage(&self, change: &NewChange<'_>) -> Result<(ChangeView, bool), StateError> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM changes WHERE project = ? AND branch = ? AND commit_id = ?
+             AND state IN ('staged', 'integrating')",
+        )
+        .bind(change.project)
+        .bind(change.branch)
+        .bind(change.commit)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = existing {
+            tx.commit().await?;
+            return Ok((self.change(id).await?.expect("read in the same database"), false));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO changes (project, branch, commit_id, subject, author, origin, state, staged_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'staged', ?) RETURNING id",
+        )
+        .bind(change.project)
+        .bind(change.branch)
+        .bind(change.commit)
+        .bind(change.subject)
+        .bind(change.author)
+        .bind(change.origin)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        Event {
+            kind: "staged",
+            project: change.project,
+            branch: change.branch,
+            integration: None,
+            change: Some(id),
+            work_item: None,
+            detail: json!({ "commit": change.commit, "origin": change.origin }),
+        }
+        .append(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok((self.change(id).await?.expect("just written"), true))
+    }
+
+    /// Takes back a staged change, named by its id or a unique prefix of its commit. A change
+    /// in a running integration is refused: cancel the integration first.
+    pub async fn unstage(
+        &self,
+        project: &str,
+        branch: &str,
+        change: &str,
+    ) -> Result<ChangeView, StateError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM changes WHERE project = ? AND branch = ?
+             AND state IN ('staged', 'integrating')
+             AND (CAST(id AS TEXT) = ? OR (length(?) >= 4 AND commit_id LIKE ? || '%'))",
+        )
+        .bind(project)
+        .bind(branch)
+        .bind(change)
+        .bind(change)
+        .bind(change.to_ascii_lowercase())
+        .fetch_all(&mut *tx)
+        .await?;
+        let id = match ids.as_slice() {
+            [id] => *id,
+            [] => {
+                return Err(StateError::NotFound(format!(
+                    "no staged change `{change}` for {project} {branch}"
+                )));
+            }
+            _ => {
+                return Err(StateError::Conflict(format!(
+                    "`{change}` names {} staged changes of {project} {branch}; give more of the commit",
+                    ids.len()
+                )));
+            }
+        };
+        let view = self.change_in(&mut tx, id).await?;
+        if view.state == ChangeState::Integrating {
+            let integration = view.integration.unwrap_or_default();
+            return Err(StateError::Conflict(format!(
+                "change {id} is in integration {integration}, which is running; `tollgate cancel {integration}` puts it back to staged first"
+            )));
+        }
+        sqlx::query("UPDATE changes SET state = 'unstaged' WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Event {
+            kind: "unstaged",
+            project,
+            branch,
+            integration: None,
+            change: Some(id),
+            work_item: None,
+            detail: json!({ "commit": view.commit }),
+        }
+        .append(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(self.change(id).await?.expect("just written"))
+    }
+
+    pub async fn change(&self, id: i64) -> Result<Option<ChangeView>, StateError> {
+        let mut connection = self.pool.acquire().await?;
+        match self.change_in(&mut connection, id).await {
+            Ok(view) => Ok(Some(view)),
+            Err(StateError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub(crate) async fn change_in(
+        &self,
+        connection: &mut sqlx::SqliteConnection,
+        id: i64,
+    ) -> Result<ChangeView, StateError> {
+        let row = sqlx::query(concat!("SELECT ", change_columns!(), " FROM changes WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(connection)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("no change {id}")))?;
+        change_view(&row)
+    }
+
+    /// Changes of a branch in a state, in staging order.
+    pub async fn changes(
+        &self,
+        project: &str,
+        branch: &str,
+        state: ChangeState,
+    ) -> Result<Vec<ChangeView>, StateError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            change_columns!(),
+            " FROM changes WHERE project = ? AND branch = ? AND state = ? ORDER BY id"
+        ))
+        .bind(project)
+        .bind(branch)
+        .bind(name(&state))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_view).collect()
+    }
+
+    /// The commit a staging ref was last staged at.
+    pub async fn staging_ref(
+        &self,
+        project: &str,
+        reference: &str,
+    ) -> Result<Option<String>, StateError> {
+        Ok(sqlx::query_scalar(
+            "SELECT commit_id FROM staging_refs WHERE project = ? AND ref_name = ?",
+        )
+        .bind(project)
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_staging_ref(
+        &self,
+        project: &str,
+        reference: &str,
+        commit: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO staging_refs (project, ref_name, commit_id) VALUES (?, ?, ?)
+             ON CONFLICT (project, ref_name) DO UPDATE SET commit_id = excluded.commit_id",
+        )
+        .bind(project)
+        .bind(reference)
+        .bind(commit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn change_view(row: &sqlx::sqlite::SqliteRow) -> Result<ChangeView, StateError> {
+    let state: String = row.try_get("state")?;
+    Ok(ChangeView {
+        id: row.try_get("id")?,
+        project: row.try_get("project")?,
+        branch: row.try_get("branch")?,
+        commit: row.try_get("commit_id")?,
+        subject: row.try_get("subject")?,
+        author: row.try_get("author")?,
+        state: parse(&state)?,
+        origin: row.try_get("origin")?,
+        staged_at: row.try_get("staged_at")?,
+        integration: row.try_get("integration")?,
+        rejection: from_json(row.try_get("rejection")?)?,
+    })
+}

@@ -1,0 +1,384 @@
+//! An integration's transitions, each one transaction with its decision-log entry.
+
+use serde_json::json;
+use sqlx::{Row, SqliteConnection};
+use tollgate_api::{IntegrationState, MergeResult, Rejection};
+
+use crate::events::Event;
+use crate::text::{name, parse, to_json};
+use crate::{Db, StateError, now_ms};
+
+/// What the controller needs of an integration to go on with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Formed {
+    pub id: i64,
+    pub project: String,
+    pub branch: String,
+    pub state: IntegrationState,
+    pub base: String,
+    pub commit: Option<String>,
+    pub created_at: i64,
+    /// (change id, commit), in staging order, the conflicting ones included.
+    pub changes: Vec<(i64, String)>,
+}
+
+/// How one change went onto the tip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    FastForward,
+    Merged,
+    Conflict(Vec<String>),
+    Unrelated,
+}
+
+impl Db {
+    /// Takes every staged change of the branch, in staging order, into a new integration on
+    /// `base`. `None` when nothing is staged.
+    pub async fn form(
+        &self,
+        project: &str,
+        branch: &str,
+        base: &str,
+    ) -> Result<Option<Formed>, StateError> {
+        let mut tx = self.pool.begin().await?;
+        let changes: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, commit_id FROM changes WHERE project = ? AND branch = ? AND state = 'staged'
+             ORDER BY id",
+        )
+        .bind(project)
+        .bind(branch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO integrations (project, branch, state, base, created_at)
+             VALUES (?, ?, 'forming', ?, ?) RETURNING id",
+        )
+        .bind(project)
+        .bind(branch)
+        .bind(base)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (position, (change, _)) in changes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO integration_changes (integration, change, position) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(change)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE changes SET state = 'integrating', integration = ? WHERE id = ?")
+                .bind(id)
+                .bind(change)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let listed: Vec<_> =
+            changes.iter().map(|(id, commit)| json!({ "change": id, "commit": commit })).collect();
+        event(
+            &mut tx,
+            "integration_started",
+            project,
+            branch,
+            id,
+            json!({ "base": base, "changes": listed }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Formed {
+            id,
+            project: project.to_owned(),
+            branch: branch.to_owned(),
+            state: IntegrationState::Forming,
+            base: base.to_owned(),
+            commit: None,
+            created_at: now,
+            changes,
+        }))
+    }
+
+    /// Records how each change merged and the integration commit. Conflicting changes are
+    /// rejected on their own. Without a commit (every change conflicted) the integration ends.
+    pub async fn formed(
+        &self,
+        integration: &Formed,
+        merges: &[(i64, MergeOutcome)],
+        commit: Option<&str>,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        let (id, project, branch) = (integration.id, &integration.project, &integration.branch);
+        for (change, outcome) in merges {
+            let (result, rejection) = match outcome {
+                MergeOutcome::FastForward => (MergeResult::FastForward, None),
+                MergeOutcome::Merged => (MergeResult::Merged, None),
+                MergeOutcome::Conflict(paths) => {
+                    (MergeResult::Conflict, Some(Rejection::Conflict { paths: paths.clone() }))
+                }
+                MergeOutcome::Unrelated => (MergeResult::Conflict, Some(Rejection::Unrelated)),
+            };
+            sqlx::query(
+                "UPDATE integration_changes SET merge = ? WHERE integration = ? AND change = ?",
+            )
+            .bind(name(&result))
+            .bind(id)
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+            if let Some(rejection) = rejection {
+                sqlx::query("UPDATE changes SET state = 'rejected', rejection = ? WHERE id = ?")
+                    .bind(to_json(&rejection))
+                    .bind(change)
+                    .execute(&mut *tx)
+                    .await?;
+                Event {
+                    kind: "change_conflicted",
+                    project,
+                    branch,
+                    integration: Some(id),
+                    change: Some(*change),
+                    work_item: None,
+                    detail: serde_json::to_value(&rejection).unwrap_or_default(),
+                }
+                .append(&mut tx)
+                .await?;
+            }
+        }
+        match commit {
+            Some(commit) => {
+                sqlx::query("UPDATE integrations SET commit_id = ? WHERE id = ?")
+                    .bind(commit)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = json!({ "base": integration.base, "commit": commit });
+                event(&mut tx, "integration_formed", project, branch, id, detail).await?;
+            }
+            None => {
+                finish(
+                    &mut tx,
+                    integration,
+                    IntegrationState::Rejected,
+                    Some("every change conflicted"),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The plan has errors: every change of the batch is rejected with its diagnostics.
+    pub async fn reject(
+        &self,
+        integration: &Formed,
+        rejection: &Rejection,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE integrations SET rejection = ? WHERE id = ?")
+            .bind(to_json(rejection))
+            .bind(integration.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE changes SET state = 'rejected', rejection = ? WHERE integration = ? AND state = 'integrating'",
+        )
+        .bind(to_json(rejection))
+        .bind(integration.id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = json!({ "decision": "reject", "rejection": rejection });
+        event(
+            &mut tx,
+            "gate_decided",
+            &integration.project,
+            &integration.branch,
+            integration.id,
+            detail,
+        )
+        .await?;
+        finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every significant work item passed: the push is about to be tried.
+    pub async fn decide_merge(&self, integration: &Formed) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
+        let detail = json!({ "decision": "merge", "commit": integration.commit });
+        event(
+            &mut tx,
+            "gate_decided",
+            &integration.project,
+            &integration.branch,
+            integration.id,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The branch is at the integration commit: the changes are merged.
+    pub async fn merged(&self, integration: &Formed, detail: &str) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE changes SET state = 'merged' WHERE integration = ? AND state = 'integrating'",
+        )
+        .bind(integration.id)
+        .execute(&mut *tx)
+        .await?;
+        let event_detail =
+            json!({ "result": "pushed", "commit": integration.commit, "how": detail });
+        event(
+            &mut tx,
+            "pushed",
+            &integration.project,
+            &integration.branch,
+            integration.id,
+            event_detail,
+        )
+        .await?;
+        finish(&mut tx, integration, IntegrationState::Merged, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the integration without merging or rejecting: superseded (the branch moved),
+    /// errored (the system failed), cancelled. Its changes go back to staged, where they keep
+    /// their place in the queue.
+    pub async fn give_back(
+        &self,
+        integration: &Formed,
+        state: IntegrationState,
+        note: &str,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE changes SET state = 'staged' WHERE integration = ? AND state = 'integrating'",
+        )
+        .bind(integration.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE work_items SET state = 'cancelled', finished_at = ?
+             WHERE integration = ? AND state IN ('waiting', 'running')",
+        )
+        .bind(now_ms())
+        .bind(integration.id)
+        .execute(&mut *tx)
+        .await?;
+        finish(&mut tx, integration, state, Some(note)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The integration as the controller needs it.
+    pub async fn integration(&self, id: i64) -> Result<Option<Formed>, StateError> {
+        let row = sqlx::query(
+            "SELECT id, project, branch, state, base, commit_id, created_at FROM integrations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let changes = sqlx::query_as(
+            "SELECT c.id, c.commit_id FROM integration_changes ic JOIN changes c ON c.id = ic.change
+             WHERE ic.integration = ? ORDER BY ic.position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let state: String = row.try_get("state")?;
+        Ok(Some(Formed {
+            id,
+            project: row.try_get("project")?,
+            branch: row.try_get("branch")?,
+            state: parse(&state)?,
+            base: row.try_get("base")?,
+            commit: row.try_get("commit_id")?,
+            created_at: row.try_get("created_at")?,
+            changes,
+        }))
+    }
+
+    /// Integrations that have not ended, oldest first: what a restarted controller resumes.
+    pub async fn unfinished(&self) -> Result<Vec<Formed>, StateError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM integrations WHERE state IN ('forming', 'running', 'pushing') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut unfinished = Vec::new();
+        for id in ids {
+            unfinished.extend(self.integration(id).await?);
+        }
+        Ok(unfinished)
+    }
+}
+
+pub(crate) async fn set_state(
+    tx: &mut SqliteConnection,
+    id: i64,
+    state: IntegrationState,
+) -> Result<(), StateError> {
+    sqlx::query("UPDATE integrations SET state = ? WHERE id = ?")
+        .bind(name(&state))
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+async fn finish(
+    tx: &mut SqliteConnection,
+    integration: &Formed,
+    state: IntegrationState,
+    note: Option<&str>,
+) -> Result<(), StateError> {
+    sqlx::query(
+        "UPDATE integrations SET state = ?, note = COALESCE(?, note), finished_at = ? WHERE id = ?",
+    )
+    .bind(name(&state))
+    .bind(note)
+    .bind(now_ms())
+    .bind(integration.id)
+    .execute(&mut *tx)
+    .await?;
+    let detail = json!({ "state": state, "note": note });
+    event(
+        tx,
+        "integration_finished",
+        &integration.project,
+        &integration.branch,
+        integration.id,
+        detail,
+    )
+    .await
+}
+
+async fn event(
+    tx: &mut SqliteConnection,
+    kind: &str,
+    project: &str,
+    branch: &str,
+    integration: i64,
+    detail: serde_json::Value,
+) -> Result<(), StateError> {
+    Event {
+        kind,
+        project,
+        branch,
+        integration: Some(integration),
+        change: None,
+        work_item: None,
+        detail,
+    }
+    .append(tx)
+    .await
+}

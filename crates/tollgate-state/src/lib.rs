@@ -1,0 +1,26 @@
+//! The controller's durable state, in SQLite (WAL).
+//!
+//! Every transition of the gate is one transaction that also appends its entry to the decision
+//! log, and the controller commits it before it acts on it (a push, a run, a rejection). After
+//! a crash the state says exactly what was decided; what was done afterwards is checked
+//! against the world (the remote, the store) on restart.
+//!
+//! The lock ([`DataDirLock`]) keeps a second controller off the same data directory.
+
+mod changes;
+mod db;
+mod error;
+mod events;
+mod integrations;
+mod lock;
+mod projects;
+mod text;
+mod views;
+mod work_items;
+
+pub use changes::NewChange;
+pub use db::{Db, now_ms};
+pub use error::StateError;
+pub use integrations::{Formed, MergeOutcome};
+pub use lock::DataDirLock;
+pub use work_items::{LogSource, NewWorkItem, WorkItemEnd, log_link};

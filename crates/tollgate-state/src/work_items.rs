@@ -1,0 +1,287 @@
+//! Work items of an integration: planned, started, finished, retried, recovered.
+
+use serde_json::json;
+use sqlx::Row;
+use tollgate_api::{FailureView, IntegrationState, WorkItemState, WorkItemView};
+
+use crate::events::Event;
+use crate::integrations::{Formed, set_state};
+use crate::text::{from_json, name, parse, to_json};
+use crate::{Db, StateError, now_ms};
+
+/// A work item as planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewWorkItem {
+    pub item: String,
+    pub build_key: String,
+    pub significant: bool,
+}
+
+/// How a work item ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkItemEnd {
+    pub state: WorkItemState,
+    pub failure: Option<FailureView>,
+    /// The log in the store.
+    pub log_digest: Option<String>,
+}
+
+impl Db {
+    /// The plan's work items, all waiting; the integration runs. Planning again after a
+    /// restart keeps the work items already there, with their states.
+    pub async fn planned(
+        &self,
+        integration: &Formed,
+        items: &[NewWorkItem],
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        for (position, item) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT OR IGNORE INTO work_items (integration, position, item, build_key, significant, state)
+                 VALUES (?, ?, ?, ?, ?, 'waiting')",
+            )
+            .bind(integration.id)
+            .bind(position as i64)
+            .bind(&item.item)
+            .bind(&item.build_key)
+            .bind(item.significant)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if integration.state == IntegrationState::Forming {
+            set_state(&mut tx, integration.id, IntegrationState::Running).await?;
+            Event {
+                kind: "planned",
+                project: &integration.project,
+                branch: &integration.branch,
+                integration: Some(integration.id),
+                change: None,
+                work_item: None,
+                detail: json!({ "work_items": items.len() }),
+            }
+            .append(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The work item is about to run; its log grows at `log_path`.
+    pub async fn item_started(
+        &self,
+        integration: &Formed,
+        item: &str,
+        log_path: &str,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE work_items SET state = 'running', attempts = attempts + 1, started_at = ?,
+             finished_at = NULL, failure = NULL, log_path = ?, log_digest = NULL
+             WHERE integration = ? AND item = ?",
+        )
+        .bind(now_ms())
+        .bind(log_path)
+        .bind(integration.id)
+        .bind(item)
+        .execute(&mut *tx)
+        .await?;
+        item_event(&mut tx, integration, item, "work_item_started", json!({ "log": log_path }))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The work item ended: run, reused, skipped or cancelled.
+    pub async fn item_finished(
+        &self,
+        integration: &Formed,
+        item: &str,
+        end: &WorkItemEnd,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE work_items SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ?,
+             failure = ?, log_digest = COALESCE(?, log_digest)
+             WHERE integration = ? AND item = ?",
+        )
+        .bind(name(&end.state))
+        .bind(now)
+        .bind(now)
+        .bind(end.failure.as_ref().map(to_json))
+        .bind(&end.log_digest)
+        .bind(integration.id)
+        .bind(item)
+        .execute(&mut *tx)
+        .await?;
+        let kind = match end.state {
+            WorkItemState::Reused => "work_item_reused",
+            _ => "work_item_finished",
+        };
+        let detail = json!({ "state": end.state, "failure": end.failure, "log": end.log_digest });
+        item_event(&mut tx, integration, item, kind, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The work item errored and runs again later.
+    pub async fn item_retried(
+        &self,
+        integration: &Formed,
+        item: &str,
+        error: &str,
+        delay_ms: u64,
+    ) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE work_items SET state = 'waiting' WHERE integration = ? AND item = ?")
+            .bind(integration.id)
+            .bind(item)
+            .execute(&mut *tx)
+            .await?;
+        let detail = json!({ "error": error, "retry_in_ms": delay_ms });
+        item_event(&mut tx, integration, item, "work_item_retried", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// After a restart: work items that were running did not finish; they wait to run again.
+    pub async fn recover_items(&self, integration: &Formed) -> Result<Vec<String>, StateError> {
+        let mut tx = self.pool.begin().await?;
+        let items: Vec<String> = sqlx::query_scalar(
+            "UPDATE work_items SET state = 'waiting' WHERE integration = ? AND state = 'running'
+             RETURNING item",
+        )
+        .bind(integration.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        Event {
+            kind: "recovered",
+            project: &integration.project,
+            branch: &integration.branch,
+            integration: Some(integration.id),
+            change: None,
+            work_item: None,
+            detail: json!({ "state": integration.state, "run_again": items }),
+        }
+        .append(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(items)
+    }
+
+    /// The work items of an integration, in plan order.
+    pub async fn work_items(&self, integration: i64) -> Result<Vec<WorkItemView>, StateError> {
+        let rows = sqlx::query(
+            "SELECT item, build_key, significant, state, attempts, started_at, finished_at, failure,
+             log_path, log_digest FROM work_items WHERE integration = ? ORDER BY position",
+        )
+        .bind(integration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let item: String = row.try_get("item")?;
+                let state: String = row.try_get("state")?;
+                let path: Option<String> = row.try_get("log_path")?;
+                let digest: Option<String> = row.try_get("log_digest")?;
+                let failure: Option<FailureView> = from_json(row.try_get("failure")?)?;
+                let attempts: i64 = row.try_get("attempts")?;
+                Ok(WorkItemView {
+                    log: (path.is_some() || digest.is_some()).then(|| log_link(integration, &item)),
+                    id: item,
+                    build_key: row.try_get("build_key")?,
+                    significant: row.try_get("significant")?,
+                    state: parse(&state)?,
+                    attempts: attempts as u32,
+                    started_at: row.try_get("started_at")?,
+                    finished_at: row.try_get("finished_at")?,
+                    failure,
+                })
+            })
+            .collect()
+    }
+
+    /// Where a work item's log is: the file while it grows, the store's blob once stored.
+    /// Without `integration`, the newest integration that has the work item.
+    pub async fn log_of(
+        &self,
+        integration: Option<i64>,
+        item: &str,
+    ) -> Result<Option<LogSource>, StateError> {
+        let row = sqlx::query(
+            "SELECT integration, state, log_path, log_digest FROM work_items
+             WHERE item = ? AND (? IS NULL OR integration = ?) ORDER BY integration DESC LIMIT 1",
+        )
+        .bind(item)
+        .bind(integration)
+        .bind(integration)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: String = row.try_get("state")?;
+        Ok(Some(LogSource {
+            integration: row.try_get("integration")?,
+            state: parse(&state)?,
+            path: row.try_get("log_path")?,
+            digest: row.try_get("log_digest")?,
+        }))
+    }
+
+    /// Whether a work item is still waiting or running.
+    pub async fn item_state(
+        &self,
+        integration: i64,
+        item: &str,
+    ) -> Result<Option<WorkItemState>, StateError> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM work_items WHERE integration = ? AND item = ?")
+                .bind(integration)
+                .bind(item)
+                .fetch_optional(&self.pool)
+                .await?;
+        state.map(|state| parse(&state)).transpose()
+    }
+}
+
+/// Where to read a work item's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSource {
+    pub integration: i64,
+    pub state: WorkItemState,
+    pub path: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// The API path of a work item's log.
+pub fn log_link(integration: i64, item: &str) -> String {
+    let mut encoded = String::new();
+    for byte in item.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
+                encoded.push(byte as char)
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    format!("{}?integration={integration}&item={encoded}", tollgate_api::routes::LOG)
+}
+
+async fn item_event(
+    tx: &mut sqlx::SqliteConnection,
+    integration: &Formed,
+    item: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), StateError> {
+    Event {
+        kind,
+        project: &integration.project,
+        branch: &integration.branch,
+        integration: Some(integration.id),
+        change: None,
+        work_item: Some(item),
+        detail,
+    }
+    .append(tx)
+    .await
+}

@@ -1,0 +1,264 @@
+//! Talking to `tollgate serve`: the `--server` argument, requests over the API's routes, and
+//! what a failed request means for the exit status.
+//!
+//! A command runs as `client::run(&args.server, async |client| …)`: the runtime is built
+//! there, and a [`ServiceError`] becomes a message and an exit status in one place.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::{Response, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tollgate_api::ApiError;
+
+use super::{EXIT_SYSTEM, EXIT_USAGE};
+
+/// A service that does not take a connection in this long is not there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A JSON answer takes a database read; one that takes this long is not coming. Logs stream
+/// without a limit.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// The tollgate service to talk to.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "TOLLGATE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+}
+
+/// Why a request got no usable answer.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// Nothing answers at the server's address.
+    Unreachable { server: String },
+    /// The service answered with an error status.
+    Refused { status: u16, error: String },
+    /// The connection broke, or the answer is not what this tollgate's API says.
+    Broken(String),
+}
+
+impl ServiceError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            // The request itself was wrong: an unknown project, a change that is not staged.
+            ServiceError::Refused { status: 400..500, .. } => EXIT_USAGE,
+            _ => EXIT_SYSTEM,
+        }
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Unreachable { server } => {
+                write!(f, "no tollgate service at {server} (start one with `tollgate serve`)")
+            }
+            ServiceError::Refused { error, .. } => f.write_str(error),
+            ServiceError::Broken(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// Runs `command` against the service named by `server`, on a runtime of its own.
+pub fn run(
+    server: &ServerArgs,
+    command: impl AsyncFnOnce(&Client) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&server.server)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match runtime.block_on(command(&client)) {
+        Err(error) => match error.downcast_ref::<ServiceError>() {
+            Some(service) => {
+                eprintln!("tollgate: {service}");
+                Ok(ExitCode::from(service.exit_code()))
+            }
+            None => Err(error),
+        },
+        done => done,
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    /// The server's URL without a trailing slash; routes start with one.
+    base: String,
+}
+
+impl Client {
+    fn new(server: &str) -> anyhow::Result<Client> {
+        let url = Url::parse(server).with_context(|| format!("`{server}` is not a URL"))?;
+        if url.scheme() != "http" {
+            bail!("`{server}`: tollgate talks to its service over plain http:// only");
+        }
+        let http = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build()?;
+        Ok(Client { http, base: server.trim_end_matches('/').to_owned() })
+    }
+
+    /// The full URL of an API path, such as a log's.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, ServiceError> {
+        let mut url = Url::parse(&self.link(path))
+            .map_err(|e| ServiceError::Broken(format!("{}{path}: {e}", self.base)))?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in query {
+                pairs.append_pair(key, value);
+            }
+        }
+        Ok(url)
+    }
+
+    /// The answer to a GET, as the JSON text the service sent.
+    pub async fn get_raw(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<String> {
+        let request = self.http.get(self.url(path, query)?).timeout(ANSWER_TIMEOUT);
+        let answer = self.send(request).await?;
+        Ok(self.text(answer).await?)
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        let raw = self.get_raw(path, query).await?;
+        Ok(decode(path, &raw)?)
+    }
+
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        let request = self.http.post(self.url(path, &[])?).json(body).timeout(ANSWER_TIMEOUT);
+        let answer = self.send(request).await?;
+        let raw = self.text(answer).await?;
+        Ok(decode(path, &raw)?)
+    }
+
+    /// A POST that takes no body, such as a cancellation.
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let request = self.http.post(self.url(path, &[])?).timeout(ANSWER_TIMEOUT);
+        let answer = self.send(request).await?;
+        let raw = self.text(answer).await?;
+        Ok(decode(path, &raw)?)
+    }
+
+    /// A GET whose answer the caller reads as it arrives, with no time limit.
+    pub async fn stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Response, ServiceError> {
+        self.send(self.http.get(self.url(path, query)?)).await
+    }
+
+    /// Sends a request; an error status becomes [`ServiceError::Refused`] with the service's
+    /// own words.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, ServiceError> {
+        let answer = request.send().await.map_err(|e| self.broken(e))?;
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let body = answer.text().await.unwrap_or_default();
+        let error = match serde_json::from_str::<ApiError>(&body) {
+            Ok(api) => api.error,
+            // Not the API's error body: a proxy in between, or something else on the port.
+            Err(_) => match body.lines().next().map(str::trim).filter(|l| !l.is_empty()) {
+                Some(line) => format!("the service answered {status}: {line}"),
+                None => format!("the service answered {status}"),
+            },
+        };
+        Err(ServiceError::Refused { status: status.as_u16(), error })
+    }
+
+    async fn text(&self, answer: Response) -> Result<String, ServiceError> {
+        answer.text().await.map_err(|e| self.broken(e))
+    }
+
+    /// What a transport error means to the user.
+    pub fn broken(&self, error: reqwest::Error) -> ServiceError {
+        if error.is_connect() {
+            return ServiceError::Unreachable { server: self.base.clone() };
+        }
+        if error.is_timeout() {
+            return ServiceError::Broken(format!(
+                "the tollgate service at {} did not answer in time",
+                self.base
+            ));
+        }
+        ServiceError::Broken(format!("talking to the tollgate service at {}: {error}", self.base))
+    }
+}
+
+/// An answer as the API type it should be. A mismatch is a service of another version.
+fn decode<T: DeserializeOwned>(path: &str, raw: &str) -> Result<T, ServiceError> {
+    serde_json::from_str(raw).map_err(|e| {
+        ServiceError::Broken(format!(
+            "the service's answer to {path} is not what this tollgate understands: {e}"
+        ))
+    })
+}
+
+/// Writes `text` to stdout. A reader that stopped early (`tollgate events | head`) is not an
+/// error.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("cannot write to stdout"),
+    }
+}
+
+/// Prints a JSON answer for `--json`, as the service sent it but indented.
+pub fn print_json(raw: &str) -> anyhow::Result<()> {
+    serde_json::from_str::<serde::de::IgnoredAny>(raw)
+        .map_err(|e| ServiceError::Broken(format!("the service's answer is not JSON: {e}")))?;
+    print(&super::json_text::pretty(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_usage_and_service_errors_are_system() {
+        let refused = |status| ServiceError::Refused { status, error: String::new() };
+        assert_eq!(refused(404).exit_code(), EXIT_USAGE);
+        assert_eq!(refused(503).exit_code(), EXIT_SYSTEM);
+        let unreachable = ServiceError::Unreachable { server: "http://127.0.0.1:8080".into() };
+        assert_eq!(unreachable.exit_code(), EXIT_SYSTEM);
+        assert_eq!(
+            unreachable.to_string(),
+            "no tollgate service at http://127.0.0.1:8080 (start one with `tollgate serve`)"
+        );
+    }
+
+    #[test]
+    fn routes_and_queries_make_urls_under_the_server() {
+        let client = Client::new("http://127.0.0.1:8080/").unwrap();
+        let url = client.url("/api/log", &[("item", "demo/greeter:debian-12:Build".into())]);
+        assert_eq!(
+            url.unwrap().as_str(),
+            "http://127.0.0.1:8080/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild"
+        );
+        assert_eq!(client.link("/api/log?item=x"), "http://127.0.0.1:8080/api/log?item=x");
+        assert!(Client::new("https://example.org").is_err());
+        assert!(Client::new("not a url").is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! What became of a change, and why it was rejected, as `tollgate stage --wait` ends.
+
+use std::fmt::Write;
+
+use tollgate_api::{ChangeView, FailureView, Rejection};
+
+use super::text::change_line;
+
+/// The change's line, then the reasons for a rejection, indented. `link` makes a full URL of
+/// an API path, so that a log can be opened from the terminal.
+pub fn render_outcome(change: &ChangeView, link: impl Fn(&str) -> String) -> String {
+    let mut out = change_line(change);
+    out.push('\n');
+    if let Some(rejection) = &change.rejection {
+        out.push_str(&render_rejection(rejection, link));
+    }
+    out
+}
+
+pub fn render_rejection(rejection: &Rejection, link: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    match rejection {
+        Rejection::Failed { failures } if failures.is_empty() => {
+            out.push_str("  significant work items failed\n");
+        }
+        Rejection::Failed { failures } => {
+            for failure in failures {
+                let _ = writeln!(out, "  {}", failure_line(failure));
+                if let Some(log) = &failure.log {
+                    let _ = writeln!(out, "    log: {}", link(log));
+                }
+            }
+        }
+        Rejection::Conflict { paths } => {
+            out.push_str("  conflicts with the branch or an earlier change of its integration");
+            if paths.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str(" in:\n");
+                for path in paths {
+                    let _ = writeln!(out, "    {path}");
+                }
+            }
+        }
+        Rejection::Unrelated => out.push_str("  shares no history with the branch\n"),
+        Rejection::Configuration { diagnostics } => {
+            out.push_str("  the Coin configuration at the integration commit has errors:\n");
+            for diagnostic in diagnostics {
+                let _ = writeln!(out, "    {diagnostic}");
+            }
+        }
+    }
+    out
+}
+
+/// `work_item: location: instruction message: user_message`.
+fn failure_line(failure: &FailureView) -> String {
+    let mut line = format!(
+        "{}: {}: {} {}",
+        failure.work_item, failure.location, failure.instruction, failure.message
+    );
+    if let Some(user_message) = &failure.user_message {
+        let _ = write!(line, ": {user_message}");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_api::ChangeState;
+
+    use super::*;
+
+    fn link(path: &str) -> String {
+        format!("http://127.0.0.1:8080{path}")
+    }
+
+    fn change(state: ChangeState, rejection: Option<Rejection>) -> ChangeView {
+        ChangeView {
+            id: 13,
+            project: "demo/greeter".into(),
+            branch: "dev".into(),
+            commit: "def5678901234567890123456789012345678901".into(),
+            subject: "Greet in French".into(),
+            author: "Ada <ada@example.org>".into(),
+            state,
+            origin: "api".into(),
+            staged_at: 0,
+            integration: Some(3),
+            rejection,
+        }
+    }
+
+    fn failure(work_item: &str, user_message: Option<&str>, log: Option<&str>) -> FailureView {
+        FailureView {
+            work_item: work_item.into(),
+            project: "demo/greeter".into(),
+            configuration: "debian-12".into(),
+            location: "demo/greeter/coin/instructions/build.yaml:14:5".into(),
+            instruction: "ExecuteCommand".into(),
+            message: "exited with code 2".into(),
+            user_message: user_message.map(Into::into),
+            log: log.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_merged_change_is_one_line() {
+        assert_eq!(
+            render_outcome(&change(ChangeState::Merged, None), link),
+            "13 def5678 merged      Greet in French\n"
+        );
+    }
+
+    #[test]
+    fn failures_name_the_instruction_and_link_the_log() {
+        let rejection = Rejection::Failed {
+            failures: vec![
+                failure(
+                    "demo/greeter:debian-12:Build",
+                    Some("Failed to build greeter"),
+                    Some("/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild&integration=3"),
+                ),
+                failure("demo/greeter:debian-12:Test", None, None),
+            ],
+        };
+        assert_eq!(
+            render_outcome(&change(ChangeState::Rejected, Some(rejection)), link),
+            "13 def5678 rejected    Greet in French
+  demo/greeter:debian-12:Build: demo/greeter/coin/instructions/build.yaml:14:5: ExecuteCommand exited with code 2: Failed to build greeter
+    log: http://127.0.0.1:8080/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild&integration=3
+  demo/greeter:debian-12:Test: demo/greeter/coin/instructions/build.yaml:14:5: ExecuteCommand exited with code 2
+"
+        );
+    }
+
+    #[test]
+    fn a_conflict_lists_its_paths() {
+        let rejection =
+            Rejection::Conflict { paths: vec!["src/greet.c".into(), "README.md".into()] };
+        assert_eq!(
+            render_rejection(&rejection, link),
+            "  conflicts with the branch or an earlier change of its integration in:
+    src/greet.c
+    README.md
+"
+        );
+    }
+
+    #[test]
+    fn unrelated_history_says_so() {
+        assert_eq!(
+            render_rejection(&Rejection::Unrelated, link),
+            "  shares no history with the branch\n"
+        );
+    }
+
+    #[test]
+    fn a_broken_configuration_lists_its_diagnostics() {
+        let rejection = Rejection::Configuration {
+            diagnostics: vec![
+                "demo/greeter/coin/module_config.yaml:3:1: error: unknown field `Instructionz`"
+                    .into(),
+            ],
+        };
+        assert_eq!(
+            render_rejection(&rejection, link),
+            "  the Coin configuration at the integration commit has errors:
+    demo/greeter/coin/module_config.yaml:3:1: error: unknown field `Instructionz`
+"
+        );
+    }
+
+    #[test]
+    fn an_unstaged_change_has_no_reasons() {
+        assert_eq!(
+            render_outcome(&change(ChangeState::Unstaged, None), link),
+            "13 def5678 unstaged    Greet in French\n"
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! `tollgate status`: each gated branch with its queue, its integration running now and the
+//! recent ones.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use tollgate_api::{BranchView, ChangeView, IntegrationView, Status, routes};
+
+use super::client::{self, ServerArgs};
+use super::text::{age, item_state, now_ms, plural, short, table};
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Prints the service's answer as JSON, as it came.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    client::run(&args.server, async |client| {
+        if args.json {
+            client::print_json(&client.get_raw(routes::STATUS, &[]).await?)?;
+        } else {
+            let status: Status = client.get(routes::STATUS, &[]).await?;
+            client::print(&render_status(&status, now_ms()))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The human form; ages are counted to `now`.
+pub fn render_status(status: &Status, now: i64) -> String {
+    let mut out = format!("slots: {} of {} busy\n", status.slots_busy, status.slots);
+    for project in &status.projects {
+        if let Some(error) = &project.fetch_error {
+            let _ = writeln!(out, "{}: the last fetch failed: {error}", project.spec.name);
+        }
+    }
+    if status.branches.is_empty() {
+        out.push_str("\nno gated branches (add a project with `tollgate project add`)\n");
+    }
+    for branch in &status.branches {
+        out.push('\n');
+        out.push_str(&render_branch(branch, now));
+    }
+    out
+}
+
+fn render_branch(branch: &BranchView, now: i64) -> String {
+    let tip = branch.tip.as_deref().map_or("(not fetched yet)", short);
+    let mut out = format!("{} {} @ {tip}\n", branch.project, branch.branch);
+    if branch.queue.is_empty() {
+        out.push_str("  queue: empty\n");
+    } else {
+        out.push_str("  queue:\n");
+        let rows: Vec<Vec<String>> = branch.queue.iter().map(|c| queued(c, now)).collect();
+        out.push_str(&table(&rows, "    "));
+    }
+    match &branch.current {
+        None => out.push_str("  no integration running\n"),
+        Some(current) => {
+            let _ = writeln!(
+                out,
+                "  integration {}: {} ({} on {}, formed {})",
+                current.id,
+                current.state.as_str(),
+                changes(current),
+                short(&current.base),
+                age(current.created_at, now)
+            );
+            let rows: Vec<Vec<String>> = current
+                .work_items
+                .iter()
+                .map(|item| vec![item.id.clone(), item_state(item, Some(now))])
+                .collect();
+            out.push_str(&table(&rows, "    "));
+        }
+    }
+    if !branch.recent.is_empty() {
+        out.push_str("  recent:\n");
+        let rows: Vec<Vec<String>> = branch
+            .recent
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.to_string(),
+                    i.state.as_str().to_owned(),
+                    plural(i.changes.len(), "change"),
+                    age(i.finished_at.unwrap_or(i.created_at), now),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&rows, "    "));
+    }
+    out
+}
+
+/// `14  9876543  Add a farewell  Ada  staged 2 min ago`.
+fn queued(change: &ChangeView, now: i64) -> Vec<String> {
+    // `Ada Lovelace <ada@example.org>`: the name is enough here.
+    let author = change.author.split(" <").next().unwrap_or(&change.author);
+    vec![
+        change.id.to_string(),
+        short(&change.commit).to_owned(),
+        change.subject.clone(),
+        author.to_owned(),
+        format!("staged {}", age(change.staged_at, now)),
+    ]
+}
+
+/// `changes 12, 13`.
+fn changes(integration: &IntegrationView) -> String {
+    let ids: Vec<String> = integration.changes.iter().map(|c| c.change.to_string()).collect();
+    let word = if ids.len() == 1 { "change" } else { "changes" };
+    format!("{word} {}", ids.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use tollgate_api::{
+        ChangeState, IntegrationChange, IntegrationState, ProjectSpec, ProjectView, Rejection,
+        WorkItemState, WorkItemView,
+    };
+
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+    const NOW: i64 = 1_785_585_600_000;
+
+    fn change(id: i64, commit: &str, subject: &str, state: ChangeState) -> ChangeView {
+        ChangeView {
+            id,
+            project: "demo/greeter".into(),
+            branch: "dev".into(),
+            commit: commit.into(),
+            subject: subject.into(),
+            author: "Ada Lovelace <ada@example.org>".into(),
+            state,
+            origin: "api".into(),
+            staged_at: NOW - 2 * MINUTE,
+            integration: None,
+            rejection: None,
+        }
+    }
+
+    fn integration(id: i64, state: IntegrationState, changes: &[i64]) -> IntegrationView {
+        IntegrationView {
+            id,
+            project: "demo/greeter".into(),
+            branch: "dev".into(),
+            state,
+            base: "abc1234def0".into(),
+            commit: None,
+            changes: changes
+                .iter()
+                .map(|&change| IntegrationChange {
+                    change,
+                    commit: "fedcba98765".into(),
+                    subject: "a change".into(),
+                    merge: None,
+                })
+                .collect(),
+            work_items: vec![],
+            rejection: None,
+            note: None,
+            created_at: NOW - MINUTE,
+            finished_at: None,
+        }
+    }
+
+    fn item(id: &str, state: WorkItemState, started: Option<i64>, ran: i64) -> WorkItemView {
+        WorkItemView {
+            id: id.into(),
+            build_key: "b3".into(),
+            significant: true,
+            state,
+            attempts: u32::from(started.is_some()),
+            started_at: started,
+            finished_at: started.filter(|_| state.is_final()).map(|s| s + ran),
+            failure: None,
+            log: None,
+        }
+    }
+
+    fn status() -> Status {
+        let mut current = integration(3, IntegrationState::Running, &[12, 13]);
+        current.work_items = vec![
+            item("demo/libgreet:debian-12:Build", WorkItemState::Reused, None, 0),
+            item("demo/greeter:debian-12:Build", WorkItemState::Passed, Some(NOW - 9_000), 2_100),
+            item("demo/greeter:debian-12:Test", WorkItemState::Running, Some(NOW - 4_000), 0),
+            item("demo/greeter:ubuntu-24:Build", WorkItemState::Waiting, None, 0),
+        ];
+        let mut merged = integration(2, IntegrationState::Merged, &[11]);
+        merged.finished_at = Some(NOW - 5 * MINUTE);
+        let mut rejected = integration(1, IntegrationState::Rejected, &[9, 10]);
+        rejected.finished_at = Some(NOW - 90 * MINUTE);
+        rejected.rejection = Some(Rejection::Unrelated);
+        Status {
+            projects: vec![ProjectView {
+                spec: ProjectSpec {
+                    name: "demo/libgreet".into(),
+                    url: "file:///srv/git/libgreet".into(),
+                    branches: vec![],
+                    product: None,
+                },
+                fetched_at: None,
+                fetch_error: Some("git fetch exited with code 128".into()),
+            }],
+            branches: vec![
+                BranchView {
+                    project: "demo/greeter".into(),
+                    branch: "dev".into(),
+                    tip: Some("abc1234def0".into()),
+                    queue: vec![
+                        change(14, "9876543210", "Add a farewell", ChangeState::Staged),
+                        change(15, "1111111aaa", "Say it twice", ChangeState::Staged),
+                    ],
+                    current: Some(current),
+                    recent: vec![merged, rejected],
+                },
+                BranchView {
+                    project: "demo/greeter".into(),
+                    branch: "release".into(),
+                    tip: None,
+                    queue: vec![],
+                    current: None,
+                    recent: vec![],
+                },
+            ],
+            slots_busy: 1,
+            slots: 2,
+        }
+    }
+
+    #[test]
+    fn branches_show_their_queue_their_integration_and_the_recent_ones() {
+        assert_eq!(
+            render_status(&status(), NOW),
+            "\
+slots: 1 of 2 busy
+demo/libgreet: the last fetch failed: git fetch exited with code 128
+
+demo/greeter dev @ abc1234
+  queue:
+    14  9876543  Add a farewell  Ada Lovelace  staged 2 min ago
+    15  1111111  Say it twice    Ada Lovelace  staged 2 min ago
+  integration 3: running (changes 12, 13 on abc1234, formed 1 min ago)
+    demo/libgreet:debian-12:Build  reused
+    demo/greeter:debian-12:Build   passed (2.1 s)
+    demo/greeter:debian-12:Test    running (4.0 s)
+    demo/greeter:ubuntu-24:Build   waiting
+  recent:
+    2  merged    1 change   5 min ago
+    1  rejected  2 changes  1 h ago
+
+demo/greeter release @ (not fetched yet)
+  queue: empty
+  no integration running
+"
+        );
+    }
+
+    #[test]
+    fn no_branches_says_how_to_add_one() {
+        let status = Status { projects: vec![], branches: vec![], slots_busy: 0, slots: 4 };
+        assert_eq!(
+            render_status(&status, NOW),
+            "slots: 0 of 4 busy\n\nno gated branches (add a project with `tollgate project add`)\n"
+        );
+    }
+}

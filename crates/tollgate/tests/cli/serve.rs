@@ -1,0 +1,260 @@
+//! `tollgate serve` as an operator runs it, driven by the CLI as a maintainer does: staging,
+//! status, logs, and a `kill -9` in the middle of a work item.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::{Run, isolated, path_str, run};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A one-module project on a bare remote, a data directory, and a configuration file.
+struct Site {
+    tmp: TempDir,
+    server: String,
+    config: PathBuf,
+}
+
+impl Site {
+    fn new() -> Site {
+        let tmp = TempDir::new().unwrap();
+        let marks = tmp.path().join("marks");
+        let work = tmp.path().join("work");
+        let remote = tmp.path().join("remote.git");
+        for dir in [&marks, &work, &tmp.path().join("home")] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let files = [
+            ("coin/module_config.yaml", MODULE.to_owned()),
+            ("coin/platform_configs/app.yaml", PLATFORMS.to_owned()),
+            (
+                "build.sh",
+                format!(
+                    "echo building app\necho run >> {m}/builds\n\
+                     if [ -f \"$(dirname \"$0\")/hold\" ]; then while [ ! -e {m}/go ]; do sleep 0.05; done; fi\n",
+                    m = marks.display()
+                ),
+            ),
+        ];
+        for (path, text) in files {
+            let path = work.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let site_git = |dir: &Path, args: &[&str]| git(tmp.path(), dir, args);
+        site_git(&work, &["init", "-q", "-b", "main"]);
+        site_git(&work, &["add", "-A"]);
+        site_git(&work, &["commit", "-q", "-m", "Initial"]);
+        site_git(tmp.path(), &["init", "-q", "--bare", "-b", "main", path_str(&remote)]);
+        site_git(&remote, &["config", "core.logAllRefUpdates", "always"]);
+        site_git(&work, &["remote", "add", "origin", path_str(&remote)]);
+        site_git(&work, &["push", "-q", "origin", "main"]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = tmp.path().join("tollgate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nslots = 2\npoll_interval = \"1h\"\nwritable = [\"{}\"]\n\n\
+                 [[project]]\nname = \"demo/app\"\nurl = \"file://{}\"\nbranches = [\"main\"]\n",
+                marks.display(),
+                remote.display()
+            ),
+        )
+        .unwrap();
+        Site { tmp, server: format!("http://127.0.0.1:{port}"), config }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// A commit on main with `files`, pushed to a topic branch.
+    fn change(&self, topic: &str, files: &[&str]) -> String {
+        let work = self.path("work");
+        for file in files {
+            std::fs::write(work.join(file), "").unwrap();
+        }
+        git(self.tmp.path(), &work, &["checkout", "-q", "-B", topic, "main"]);
+        git(self.tmp.path(), &work, &["add", "-A"]);
+        git(self.tmp.path(), &work, &["commit", "-q", "-m", &format!("Change {topic}")]);
+        git(self.tmp.path(), &work, &["push", "-q", "origin", topic]);
+        let sha = git(self.tmp.path(), &work, &["rev-parse", "HEAD"]);
+        git(self.tmp.path(), &work, &["checkout", "-q", "main"]);
+        sha
+    }
+
+    fn serve(&self) -> Child {
+        let child = self
+            .tollgate_command(&[
+                "serve",
+                "--config",
+                path_str(&self.config),
+                "--data-dir",
+                path_str(&self.path("data")),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.until(|| self.cli(&["status", "--json"]).code == 0);
+        child
+    }
+
+    fn tollgate_command(&self, args: &[&str]) -> Command {
+        let mut command = isolated(env!("CARGO_BIN_EXE_tollgate"), &self.path("home"));
+        command.args(args).env("TOLLGATE_SERVER", &self.server);
+        command
+    }
+
+    fn cli(&self, args: &[&str]) -> Run {
+        run(&mut self.tollgate_command(args))
+    }
+
+    fn status(&self) -> Value {
+        let status = self.cli(&["status", "--json"]);
+        assert_eq!(status.code, 0, "{}", status.stderr);
+        status.json()
+    }
+
+    fn events(&self, kind: &str) -> Vec<Value> {
+        let events = self.cli(&["events", "--json"]).json();
+        events.as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+    }
+
+    fn builds(&self) -> usize {
+        std::fs::read_to_string(self.path("marks/builds")).map_or(0, |text| text.lines().count())
+    }
+
+    fn tip(&self) -> String {
+        git(self.tmp.path(), &self.path("remote.git"), &["rev-parse", "refs/heads/main"])
+    }
+
+    fn moves(&self) -> usize {
+        let reflog = git(
+            self.tmp.path(),
+            &self.path("remote.git"),
+            &["reflog", "--format=%H", "refs/heads/main"],
+        );
+        reflog.lines().count() - 1
+    }
+
+    fn until(&self, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < DEADLINE, "nothing happened within {DEADLINE:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+const MODULE: &str = r#"version: 2
+accept_configuration:
+  condition: property
+  property: host.os
+  equals_value: Linux
+instructions:
+  Build:
+    - type: ExecuteCommand
+      command: ["sh", "{{.SourceDir}}/build.sh"]
+      maxTimeInSeconds: 120
+      maxTimeBetweenOutput: 120
+      userMessageOnFailure: "The build failed."
+"#;
+
+const PLATFORMS: &str = "Version: 2\nConfigurations:\n-\n    Id: 'linux'\n    Template: 'qtci-linux-Debian-12-x86_64-1'\n    Compiler: 'GCC'\n";
+
+fn git(tmp: &Path, dir: &Path, args: &[&str]) -> String {
+    let output = isolated("git", &tmp.join("home"))
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.org")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.org")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn build_state(status: &Value) -> Option<String> {
+    let current = &status["branches"][0]["current"];
+    let items = current["work_items"].as_array()?;
+    let build = items.iter().find(|w| w["id"] == "demo/app:linux:Build")?;
+    build["state"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integration_and_pushes_once()
+{
+    let site = Site::new();
+    let mut serve = site.serve();
+    let change = site.change("held", &["hold"]);
+    let staged = site.cli(&["stage", "demo/app", "main", &change]);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    site.until(|| build_state(&site.status()).as_deref() == Some("running") && site.builds() == 1);
+
+    serve.kill().unwrap(); // SIGKILL
+    serve.wait().unwrap();
+    std::fs::write(site.path("marks/go"), "").unwrap();
+    let mut serve = site.serve();
+
+    // A second service on the same data directory is refused while this one runs.
+    let second = site.cli(&[
+        "serve",
+        "--config",
+        path_str(&site.config),
+        "--data-dir",
+        path_str(&site.path("data")),
+    ]);
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(second.stderr.contains("another tollgate serve is running"), "{}", second.stderr);
+
+    // Staging again is idempotent; --wait follows the resumed integration to its end.
+    let waited = site.cli(&["stage", "demo/app", "main", &change, "--wait"]);
+    assert_eq!(waited.code, 0, "{}\n{}", waited.stdout, waited.stderr);
+    let status = site.status();
+    let recent = &status["branches"][0]["recent"][0];
+    assert_eq!(recent["state"], "merged");
+    assert_eq!(recent["commit"], change.as_str());
+    assert_eq!(site.tip(), change);
+    assert_eq!(site.moves(), 1, "the branch moved once");
+    assert_eq!(site.events("pushed").len(), 1);
+    assert_eq!(site.events("recovered").len(), 1);
+    assert_eq!(site.builds(), 2, "the interrupted build ran again");
+    let log = site.cli(&["log", "demo/app:linux:Build"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(log.stdout.contains("building app"), "{}", log.stdout);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+#[test]
+fn a_commit_that_does_not_exist_is_refused_at_stage_time() {
+    let site = Site::new();
+    let mut serve = site.serve();
+    let staged = site.cli(&["stage", "demo/app", "main", "no-such-branch"]);
+    assert_eq!(staged.code, 2, "{}", staged.stderr);
+    assert!(
+        staged.stderr.contains("`no-such-branch` is not a commit of demo/app"),
+        "{}",
+        staged.stderr
+    );
+    let unknown = site.cli(&["stage", "demo/other", "main", "HEAD"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("no project `demo/other`"), "{}", unknown.stderr);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+#[test]
+fn without_a_service_the_cli_says_how_to_start_one() {
+    let site = Site::new();
+    let status = site.cli(&["status"]);
+    assert_eq!(status.code, 3);
+    assert!(status.stderr.contains("tollgate serve"), "{}", status.stderr);
+}
