@@ -119,6 +119,9 @@ fn main() {
         println!("  controller overhead:    {:.1} ms per work item", per_item_slot_ms - run_per_item);
         service.stop().await;
     });
+    if std::env::var_os("TOLLGATE_BENCH_KEEP").is_some() {
+        println!("  kept:                   {}", tmp.keep().display());
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -49,10 +49,7 @@ async fn step(
     project: &str,
     branch: &str,
 ) -> Result<bool, ControllerError> {
-    let unfinished = controller.db.unfinished().await?;
-    if let Some(integration) =
-        unfinished.into_iter().find(|i| i.project == project && i.branch == branch)
-    {
+    if let Some(integration) = controller.db.unfinished_on(project, branch).await? {
         crate::integration::drive(controller, integration).await?;
         return Ok(true);
     }

@@ -31,7 +31,7 @@ impl Db {
     /// Stages a change; `false` with the existing change when the commit already waits or runs
     /// for the branch (staging is idempotent).
     pub async fn stage(&self, change: &NewChange<'_>) -> Result<(ChangeView, bool), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let existing: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM changes WHERE project = ? AND branch = ? AND commit_id = ?
              AND state IN ('staged', 'integrating')",
@@ -81,7 +81,7 @@ impl Db {
         branch: &str,
         change: &str,
     ) -> Result<ChangeView, StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM changes WHERE project = ? AND branch = ?
              AND state IN ('staged', 'integrating')
@@ -204,7 +204,7 @@ impl Db {
         .bind(project)
         .bind(reference)
         .bind(commit)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

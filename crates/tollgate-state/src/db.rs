@@ -16,7 +16,11 @@ const VERSION: i64 = 1;
 /// The state database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// Reads, several at once.
     pub(crate) pool: SqlitePool,
+    /// Writes, one at a time: SQLite has one writer, and a second connection that read before
+    /// it writes would fail with "database is locked" instead of waiting.
+    pub(crate) writer: SqlitePool,
 }
 
 impl Db {
@@ -32,11 +36,12 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await?;
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&writer).await?;
         match version {
             0 => {
-                let mut tx = pool.begin().await?;
+                let mut tx = writer.begin().await?;
                 tx.execute(SCHEMA).await?;
                 tx.execute(concat!("PRAGMA user_version = ", 1)).await?;
                 tx.commit().await?;
@@ -46,11 +51,16 @@ impl Db {
                 return Err(StateError::TooNew { path: path.to_owned(), found, known: VERSION });
             }
         }
-        Ok(Db { pool })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.create_if_missing(false))
+            .await?;
+        Ok(Db { pool, writer })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

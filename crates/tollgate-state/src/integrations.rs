@@ -40,7 +40,7 @@ impl Db {
         branch: &str,
         base: &str,
     ) -> Result<Option<Formed>, StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let changes: Vec<(i64, String)> = sqlx::query_as(
             "SELECT id, commit_id FROM changes WHERE project = ? AND branch = ? AND state = 'staged'
              ORDER BY id",
@@ -110,7 +110,7 @@ impl Db {
         merges: &[(i64, MergeOutcome)],
         commit: Option<&str>,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let (id, project, branch) = (integration.id, &integration.project, &integration.branch);
         for (change, outcome) in merges {
             let (result, rejection) = match outcome {
@@ -178,7 +178,7 @@ impl Db {
         integration: &Formed,
         rejection: &Rejection,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE integrations SET rejection = ? WHERE id = ?")
             .bind(to_json(rejection))
             .bind(integration.id)
@@ -208,7 +208,7 @@ impl Db {
 
     /// Every significant work item passed: the push is about to be tried.
     pub async fn decide_merge(&self, integration: &Formed) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
         let detail = json!({ "decision": "merge", "commit": integration.commit });
         event(
@@ -226,7 +226,7 @@ impl Db {
 
     /// The branch is at the integration commit: the changes are merged.
     pub async fn merged(&self, integration: &Formed, detail: &str) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE changes SET state = 'merged' WHERE integration = ? AND state = 'integrating'",
         )
@@ -258,7 +258,7 @@ impl Db {
         state: IntegrationState,
         note: &str,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE changes SET state = 'staged' WHERE integration = ? AND state = 'integrating'",
         )
@@ -309,9 +309,27 @@ impl Db {
 
     /// Integrations that have not ended, oldest first: what a restarted controller resumes.
     pub async fn unfinished(&self) -> Result<Vec<Formed>, StateError> {
+        self.unfinished_of(None).await
+    }
+
+    /// The branch's integration that has not ended, if any.
+    pub async fn unfinished_on(
+        &self,
+        project: &str,
+        branch: &str,
+    ) -> Result<Option<Formed>, StateError> {
+        Ok(self.unfinished_of(Some((project, branch))).await?.into_iter().next())
+    }
+
+    async fn unfinished_of(&self, branch: Option<(&str, &str)>) -> Result<Vec<Formed>, StateError> {
+        let (project, branch) = branch.unzip();
         let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM integrations WHERE state IN ('forming', 'running', 'pushing') ORDER BY id",
+            "SELECT id FROM integrations WHERE state IN ('forming', 'running', 'pushing')
+             AND (? IS NULL OR (project = ? AND branch = ?)) ORDER BY id",
         )
+        .bind(project)
+        .bind(project)
+        .bind(branch)
         .fetch_all(&self.pool)
         .await?;
         let mut unfinished = Vec::new();

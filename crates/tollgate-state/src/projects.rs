@@ -8,7 +8,7 @@ use crate::{Db, StateError, now_ms};
 impl Db {
     /// Adds the project, or replaces its URL, product and branches.
     pub async fn upsert_project(&self, spec: &ProjectSpec) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO projects (name, url, product) VALUES (?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET url = excluded.url, product = excluded.product",
@@ -71,7 +71,7 @@ impl Db {
             .bind(now_ms())
             .bind(error)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

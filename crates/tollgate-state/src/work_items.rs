@@ -34,7 +34,7 @@ impl Db {
         integration: &Formed,
         items: &[NewWorkItem],
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for (position, item) in items.iter().enumerate() {
             sqlx::query(
                 "INSERT OR IGNORE INTO work_items (integration, position, item, build_key, significant, state)
@@ -73,7 +73,7 @@ impl Db {
         item: &str,
         log_path: &str,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE work_items SET state = 'running', attempts = attempts + 1, started_at = ?,
              finished_at = NULL, failure = NULL, log_path = ?, log_digest = NULL
@@ -98,7 +98,7 @@ impl Db {
         item: &str,
         end: &WorkItemEnd,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         sqlx::query(
             "UPDATE work_items SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ?,
@@ -132,7 +132,7 @@ impl Db {
         error: &str,
         delay_ms: u64,
     ) -> Result<(), StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE work_items SET state = 'waiting' WHERE integration = ? AND item = ?")
             .bind(integration.id)
             .bind(item)
@@ -146,7 +146,7 @@ impl Db {
 
     /// After a restart: work items that were running did not finish; they wait to run again.
     pub async fn recover_items(&self, integration: &Formed) -> Result<Vec<String>, StateError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let items: Vec<String> = sqlx::query_scalar(
             "UPDATE work_items SET state = 'waiting' WHERE integration = ? AND state = 'running'
              RETURNING item",

@@ -39,6 +39,8 @@ async fn phases(
         ControllerError::System(format!("project {} is no longer configured", integration.project))
     })?;
     let mirror = controller.mirrors.mirror(&project.spec.name, &project.spec.url).await?;
+    // Pushing when the drive starts: a previous run may have pushed already.
+    let resumed_push = integration.state == IntegrationState::Pushing;
     if integration.state == IntegrationState::Forming && integration.commit.is_none() {
         if form::merge(controller, &mirror, &integration).await?.is_none() {
             return Ok(());
@@ -53,7 +55,7 @@ async fn phases(
         integration = reload(controller, integration.id).await?;
     }
     if integration.state == IntegrationState::Pushing {
-        push::push(controller, &project, &mirror, &integration).await?;
+        push::push(controller, &project, &mirror, &integration, resumed_push).await?;
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Pushing: the branch moves to the integration commit by compare-and-swap, or not at all.
 //!
-//! The remote is asked first. At the integration commit already: a push that happened before
-//! a crash; recorded as merged, nothing is pushed twice. Still at the base: pushed now, with the
-//! base as the expected old value. Anywhere else: the branch moved meanwhile, and the changes
-//! are integrated again on the new tip; never forced.
+//! The push carries the base as the expected old value. When the push is resumed after a
+//! restart, the remote is asked first: at the integration commit already, the push happened
+//! before the crash and is recorded as merged, so nothing is pushed twice. A refused push, or
+//! a remote anywhere else: the branch moved meanwhile, and the changes are integrated again on
+//! the new tip; never forced.
 
 use std::sync::Arc;
 
@@ -19,10 +20,16 @@ pub async fn push(
     project: &ProjectView,
     mirror: &Arc<Mirror>,
     integration: &Formed,
+    resumed: bool,
 ) -> Result<(), ControllerError> {
     let commit = commit_id(integration.commit.as_deref().unwrap_or_default())?;
     let base = commit_id(&integration.base)?;
-    let remote = remote_branch(mirror, &integration.branch).await?;
+    // Decided in this run, so not pushed yet: the compare-and-swap alone says whether the
+    // branch is still at the base.
+    let remote = match resumed {
+        true => remote_branch(mirror, &integration.branch).await?,
+        false => Some(base.clone()),
+    };
     let moved_to = match remote {
         Some(tip) if tip == commit => {
             let how = "the remote branch was already at the integration commit";
