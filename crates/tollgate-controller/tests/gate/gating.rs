@@ -233,3 +233,31 @@ async fn cancelling_an_integration_puts_its_changes_back_and_unstage_removes_one
     assert_eq!(gate.moves("demo/app"), 0);
     gate.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_pushed_to_a_staging_ref_is_staged_once_and_merged() {
+    let poll = Some(std::time::Duration::from_millis(100));
+    let gate = Gate::start(Setup { poll, ..Setup::default() }).await;
+    let change = gate.commit("demo/app", "origin/main", &[("w.txt", "w\n")], "Watched");
+    let refspec = format!("{change}:refs/staging/main/watched");
+    crate::support::git(&gate.work("demo/app"), &["push", "-q", "origin", &refspec]);
+    let db = gate.controller().db();
+    let staged = crate::support::within(|| async {
+        let merged = db.changes("demo/app", "main", ChangeState::Merged).await.unwrap();
+        merged.into_iter().next()
+    })
+    .await;
+    assert_eq!(staged.commit, change);
+    assert_eq!(staged.origin, "refs/staging/main/watched");
+    assert_eq!(gate.tip("demo/app"), change);
+    // The ref still names the same commit: later polls (seen by their fetch times) do not
+    // stage it again.
+    crate::support::within(|| async {
+        let fetched = db.project("demo/app").await.unwrap().unwrap().fetched_at.unwrap();
+        (fetched > staged.staged_at + 300).then_some(())
+    })
+    .await;
+    let staged_events = db.events(0, None, 1000).await.unwrap();
+    assert_eq!(staged_events.iter().filter(|e| e.kind == "staged").count(), 1);
+    gate.stop().await;
+}
