@@ -127,18 +127,9 @@ impl Service {
         let _ = self.server.await;
         self.controller.db.close().await;
     }
-
-    /// Runs until the HTTP server ends (it does not, unless it fails).
-    pub async fn wait(self) {
-        let _ = (&mut { self.server }).await;
-    }
 }
 
 impl Controller {
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     pub fn db(&self) -> &Db {
         &self.db
     }

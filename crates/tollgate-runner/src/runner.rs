@@ -131,7 +131,7 @@ impl Runner {
     }
 
     /// Where `run` writes the log of a fresh run of `item`.
-    pub fn log_path(&self, item: &WorkItem) -> PathBuf {
+    fn log_path(&self, item: &WorkItem) -> PathBuf {
         self.options.log_root.join(format!("{}-{}.log", item.build_key.to_hex(), unix_ms()))
     }
 

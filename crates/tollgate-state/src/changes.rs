@@ -25,7 +25,6 @@ macro_rules! change_columns {
         "id, project, branch, commit_id, subject, author, origin, state, staged_at, integration, rejection"
     };
 }
-pub(crate) use change_columns;
 
 impl Db {
     /// Stages a change; `false` with the existing change when the commit already waits or runs
@@ -210,7 +209,7 @@ impl Db {
     }
 }
 
-pub(crate) fn change_view(row: &sqlx::sqlite::SqliteRow) -> Result<ChangeView, StateError> {
+fn change_view(row: &sqlx::sqlite::SqliteRow) -> Result<ChangeView, StateError> {
     let state: String = row.try_get("state")?;
     Ok(ChangeView {
         id: row.try_get("id")?,

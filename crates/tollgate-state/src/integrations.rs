@@ -1,11 +1,11 @@
 //! An integration's transitions, each one transaction with its decision-log entry.
 
 use serde_json::json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use tollgate_api::{IntegrationState, MergeResult, Rejection};
 
 use crate::events::Event;
-use crate::text::{name, parse, to_json};
+use crate::text::{name, to_json};
 use crate::{Db, StateError, now_ms};
 
 /// What the controller needs of an integration to go on with it.
@@ -80,17 +80,7 @@ impl Db {
         }
         let listed: Vec<_> =
             changes.iter().map(|(id, commit)| json!({ "change": id, "commit": commit })).collect();
-        event(
-            &mut tx,
-            "integration_started",
-            project,
-            branch,
-            id,
-            json!({ "base": base, "changes": listed }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(Formed {
+        let integration = Formed {
             id,
             project: project.to_owned(),
             branch: branch.to_owned(),
@@ -99,7 +89,11 @@ impl Db {
             commit: None,
             created_at: now,
             changes,
-        }))
+        };
+        let detail = json!({ "base": base, "changes": listed });
+        event(&mut tx, &integration, "integration_started", detail).await?;
+        tx.commit().await?;
+        Ok(Some(integration))
     }
 
     /// Records how each change merged and the integration commit. Conflicting changes are
@@ -156,7 +150,7 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 let detail = json!({ "base": integration.base, "commit": commit });
-                event(&mut tx, "integration_formed", project, branch, id, detail).await?;
+                event(&mut tx, integration, "integration_formed", detail).await?;
             }
             None => {
                 finish(
@@ -192,15 +186,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         let detail = json!({ "decision": "reject", "rejection": rejection });
-        event(
-            &mut tx,
-            "gate_decided",
-            &integration.project,
-            &integration.branch,
-            integration.id,
-            detail,
-        )
-        .await?;
+        event(&mut tx, integration, "gate_decided", detail).await?;
         finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
         tx.commit().await?;
         Ok(())
@@ -211,15 +197,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
         let detail = json!({ "decision": "merge", "commit": integration.commit });
-        event(
-            &mut tx,
-            "gate_decided",
-            &integration.project,
-            &integration.branch,
-            integration.id,
-            detail,
-        )
-        .await?;
+        event(&mut tx, integration, "gate_decided", detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -235,15 +213,7 @@ impl Db {
         .await?;
         let event_detail =
             json!({ "result": "pushed", "commit": integration.commit, "how": detail });
-        event(
-            &mut tx,
-            "pushed",
-            &integration.project,
-            &integration.branch,
-            integration.id,
-            event_detail,
-        )
-        .await?;
+        event(&mut tx, integration, "pushed", event_detail).await?;
         finish(&mut tx, integration, IntegrationState::Merged, None).await?;
         tx.commit().await?;
         Ok(())
@@ -280,30 +250,16 @@ impl Db {
 
     /// The integration as the controller needs it.
     pub async fn integration(&self, id: i64) -> Result<Option<Formed>, StateError> {
-        let row = sqlx::query(
-            "SELECT id, project, branch, state, base, commit_id, created_at FROM integrations WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let changes = sqlx::query_as(
-            "SELECT c.id, c.commit_id FROM integration_changes ic JOIN changes c ON c.id = ic.change
-             WHERE ic.integration = ? ORDER BY ic.position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let state: String = row.try_get("state")?;
-        Ok(Some(Formed {
+        let view = self.integration_view(id, false).await?;
+        Ok(view.map(|view| Formed {
             id,
-            project: row.try_get("project")?,
-            branch: row.try_get("branch")?,
-            state: parse(&state)?,
-            base: row.try_get("base")?,
-            commit: row.try_get("commit_id")?,
-            created_at: row.try_get("created_at")?,
-            changes,
+            changes: view.changes.iter().map(|c| (c.change, c.commit.clone())).collect(),
+            project: view.project,
+            branch: view.branch,
+            state: view.state,
+            base: view.base,
+            commit: view.commit,
+            created_at: view.created_at,
         }))
     }
 
@@ -369,30 +325,20 @@ async fn finish(
     .execute(&mut *tx)
     .await?;
     let detail = json!({ "state": state, "note": note });
-    event(
-        tx,
-        "integration_finished",
-        &integration.project,
-        &integration.branch,
-        integration.id,
-        detail,
-    )
-    .await
+    event(tx, integration, "integration_finished", detail).await
 }
 
 async fn event(
     tx: &mut SqliteConnection,
+    integration: &Formed,
     kind: &str,
-    project: &str,
-    branch: &str,
-    integration: i64,
     detail: serde_json::Value,
 ) -> Result<(), StateError> {
     Event {
         kind,
-        project,
-        branch,
-        integration: Some(integration),
+        project: &integration.project,
+        branch: &integration.branch,
+        integration: Some(integration.id),
         change: None,
         work_item: None,
         detail,

@@ -1,6 +1,7 @@
 //! Projects and the branches they gate.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use tollgate_api::{ProjectSpec, ProjectView};
 
 use crate::{Db, StateError, now_ms};
@@ -41,28 +42,42 @@ impl Db {
         .await?;
         let mut projects = Vec::new();
         for row in rows {
-            let name: String = row.try_get("name")?;
-            let branches =
-                sqlx::query_scalar("SELECT branch FROM branches WHERE project = ? ORDER BY branch")
-                    .bind(&name)
-                    .fetch_all(&self.pool)
-                    .await?;
-            projects.push(ProjectView {
-                spec: ProjectSpec {
-                    name,
-                    url: row.try_get("url")?,
-                    branches,
-                    product: row.try_get("product")?,
-                },
-                fetched_at: row.try_get("fetched_at")?,
-                fetch_error: row.try_get("fetch_error")?,
-            });
+            projects.push(self.project_view(&row).await?);
         }
         Ok(projects)
     }
 
     pub async fn project(&self, name: &str) -> Result<Option<ProjectView>, StateError> {
-        Ok(self.projects().await?.into_iter().find(|p| p.spec.name == name))
+        let row = sqlx::query(
+            "SELECT name, url, product, fetched_at, fetch_error FROM projects WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.project_view(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A `projects` row with its branches.
+    async fn project_view(&self, row: &SqliteRow) -> Result<ProjectView, StateError> {
+        let name: String = row.try_get("name")?;
+        let branches =
+            sqlx::query_scalar("SELECT branch FROM branches WHERE project = ? ORDER BY branch")
+                .bind(&name)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(ProjectView {
+            spec: ProjectSpec {
+                name,
+                url: row.try_get("url")?,
+                branches,
+                product: row.try_get("product")?,
+            },
+            fetched_at: row.try_get("fetched_at")?,
+            fetch_error: row.try_get("fetch_error")?,
+        })
     }
 
     /// Records a fetch of the project's mirror, and its error if it failed.

@@ -3,7 +3,6 @@
 use sqlx::Row;
 use tollgate_api::{BranchView, ChangeState, IntegrationChange, IntegrationView};
 
-use crate::changes::change_view;
 use crate::text::{from_json, parse};
 use crate::{Db, StateError};
 
@@ -118,21 +117,5 @@ impl Db {
             });
         }
         Ok(views)
-    }
-
-    /// Changes of an integration (for rendering a rejection on each).
-    pub async fn changes_of(
-        &self,
-        integration: i64,
-    ) -> Result<Vec<tollgate_api::ChangeView>, StateError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            crate::changes::change_columns!(),
-            " FROM changes WHERE integration = ? ORDER BY id"
-        ))
-        .bind(integration)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(change_view).collect()
     }
 }

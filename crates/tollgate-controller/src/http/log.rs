@@ -104,24 +104,15 @@ async fn stored(controller: &Controller, digest: &str) -> Result<Vec<u8>, Contro
     let store = controller.runner.store().clone();
     let scratch = controller.config.data_dir.join("tmp");
     blocking(move || {
-        let file = tempfile_in(&scratch)?;
+        std::fs::create_dir_all(&scratch).map_err(|error| error.to_string())?;
+        let folder = tempfile::tempdir_in(&scratch).map_err(|error| error.to_string())?;
+        let file = folder.path().join("log");
         match store.fetch(&digest, &file) {
-            Ok(true) => {}
-            Ok(false) => return Err(format!("the log {digest} is not in the store")),
-            Err(error) => return Err(error.to_string()),
+            Ok(true) => std::fs::read(&file).map_err(|error| error.to_string()),
+            Ok(false) => Err(format!("the log {digest} is not in the store")),
+            Err(error) => Err(error.to_string()),
         }
-        let bytes = std::fs::read(&file).map_err(|error| error.to_string());
-        let _ = std::fs::remove_file(&file);
-        bytes
     })
     .await?
     .map_err(ControllerError::System)
-}
-
-fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    Ok(dir.join(format!("log-{}-{nanos}", std::process::id())))
 }

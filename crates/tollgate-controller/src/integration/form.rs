@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tollgate_git::{CommitId, GitError, Identity, Merge, Mirror};
 use tollgate_state::{Formed, MergeOutcome};
 
+use super::commit_id;
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
@@ -69,9 +70,4 @@ fn merge_changes(mirror: &Mirror, integration: &Formed) -> Result<Merged, GitErr
     }
     mirror.set_ref(&format!("refs/tollgate/integrations/{}", integration.id), &current)?;
     Ok((merges, Some(current)))
-}
-
-fn commit_id(text: &str) -> Result<CommitId, GitError> {
-    CommitId::parse(text)
-        .ok_or_else(|| GitError::Invalid { what: "commit id", name: text.to_owned() })
 }

@@ -60,6 +60,12 @@ async fn phases(
     Ok(())
 }
 
+/// A commit id the state recorded; one that does not parse is the system's fault.
+fn commit_id(text: &str) -> Result<tollgate_git::CommitId, tollgate_git::GitError> {
+    tollgate_git::CommitId::parse(text)
+        .ok_or_else(|| tollgate_git::GitError::Invalid { what: "commit id", name: text.to_owned() })
+}
+
 async fn reload(controller: &Controller, id: i64) -> Result<Formed, ControllerError> {
     controller
         .db

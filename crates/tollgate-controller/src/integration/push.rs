@@ -12,6 +12,7 @@ use tollgate_api::{IntegrationState, ProjectView};
 use tollgate_git::{CommitId, Mirror, Push};
 use tollgate_state::Formed;
 
+use super::commit_id;
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
@@ -84,9 +85,4 @@ async fn remote_branch(
 ) -> Result<Option<CommitId>, ControllerError> {
     let (mirror, branch) = (mirror.clone(), branch.to_owned());
     Ok(blocking(move || mirror.remote_branch(&branch)).await??)
-}
-
-fn commit_id(text: &str) -> Result<CommitId, ControllerError> {
-    CommitId::parse(text)
-        .ok_or_else(|| ControllerError::System(format!("`{text}` is not a commit id")))
 }

@@ -1,7 +1,8 @@
 //! A controller on real git remotes (file://), a real SQLite file and real sandboxed processes.
 //!
 //! Two modules: `demo/lib`, and `demo/app`, which depends on it. Their scripts count their
-//! runs in a folder the sandbox may write, and can be held until the test lets them go.
+//! runs in a folder the sandbox may write. A change with a `hold` file holds the app's build on
+//! a fifo there until the test lets it go.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,9 +18,12 @@ pub struct Gate {
     pub tmp: TempDir,
     pub service: Option<Service>,
     pub config: Config,
-    /// Where the scripts count their runs and wait for `go`.
+    /// Where the scripts count their runs, and the fifo held builds read.
     pub marks: PathBuf,
     topics: std::cell::Cell<u32>,
+    /// The fifo's write end once `go` opened it; kept open so that a build that opens the
+    /// fifo later still finds the line.
+    released: std::cell::OnceCell<std::fs::File>,
 }
 
 /// Options of the app's platform configuration.
@@ -36,6 +40,8 @@ impl Gate {
         let tmp = TempDir::new().unwrap();
         let marks = tmp.path().join("marks");
         std::fs::create_dir_all(&marks).unwrap();
+        let made = Command::new("mkfifo").arg(marks.join("gate")).status().unwrap();
+        assert!(made.success());
         for (name, files) in
             [("demo/lib", lib_files(&marks)), ("demo/app", app_files(&marks, setup.features))]
         {
@@ -72,7 +78,14 @@ impl Gate {
             },
         ];
         let service = Service::start(config.clone()).await.unwrap();
-        Gate { tmp, service: Some(service), config, marks, topics: std::cell::Cell::new(0) }
+        Gate {
+            tmp,
+            service: Some(service),
+            config,
+            marks,
+            topics: std::cell::Cell::new(0),
+            released: std::cell::OnceCell::new(),
+        }
     }
 
     pub fn controller(&self) -> &tollgate_controller::Controller {
@@ -160,9 +173,21 @@ impl Gate {
         std::fs::read_to_string(self.marks.join(name)).map_or(0, |text| text.lines().count())
     }
 
-    /// Lets held scripts go on.
+    /// Lets held builds go on: later ones see `released`, the one waiting now (or about to)
+    /// reads a line from the fifo, whose write end stays open. Opened for reading too, so that
+    /// the open never waits for a reader.
     pub fn go(&self) {
-        std::fs::write(self.marks.join("go"), "").unwrap();
+        use std::io::Write;
+        std::fs::write(self.marks.join("released"), "").unwrap();
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(self.marks.join("gate"))
+                .unwrap()
+        };
+        let mut fifo = self.released.get_or_init(open);
+        fifo.write_all(b"go\n").unwrap();
     }
 
     /// How many times the remote branch moved after its creation.
@@ -204,7 +229,7 @@ fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
             "build.sh".into(),
             format!(
                 "echo building app\necho run >> {marks}/app-builds\n\
-                 if [ -f \"$(dirname \"$0\")/hold\" ]; then while [ ! -e {marks}/go ]; do sleep 0.05; done; fi\n\
+                 if [ -f \"$(dirname \"$0\")/hold\" ]; then [ -e {marks}/released ] || read -r _ < {marks}/gate; fi\n\
                  if [ -f \"$(dirname \"$0\")/break-build\" ]; then echo 'app.c:1: error: broken' >&2; exit 3; fi\n"
             ),
         ),

@@ -17,6 +17,8 @@ struct Site {
     tmp: TempDir,
     server: String,
     config: PathBuf,
+    /// The write end of the fifo held builds read, once `go` opened it.
+    released: std::cell::OnceCell<std::fs::File>,
 }
 
 impl Site {
@@ -28,6 +30,7 @@ impl Site {
         for dir in [&marks, &work, &tmp.path().join("home")] {
             std::fs::create_dir_all(dir).unwrap();
         }
+        assert!(Command::new("mkfifo").arg(marks.join("gate")).status().unwrap().success());
         let files = [
             ("coin/module_config.yaml", MODULE.to_owned()),
             ("coin/platform_configs/app.yaml", PLATFORMS.to_owned()),
@@ -35,7 +38,7 @@ impl Site {
                 "build.sh",
                 format!(
                     "echo building app\necho run >> {m}/builds\n\
-                     if [ -f \"$(dirname \"$0\")/hold\" ]; then while [ ! -e {m}/go ]; do sleep 0.05; done; fi\n",
+                     if [ -f \"$(dirname \"$0\")/hold\" ]; then [ -e {m}/released ] || read -r _ < {m}/gate; fi\n",
                     m = marks.display()
                 ),
             ),
@@ -65,7 +68,12 @@ impl Site {
             ),
         )
         .unwrap();
-        Site { tmp, server: format!("http://127.0.0.1:{port}"), config }
+        Site {
+            tmp,
+            server: format!("http://127.0.0.1:{port}"),
+            config,
+            released: std::cell::OnceCell::new(),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -85,6 +93,19 @@ impl Site {
         let sha = git(self.tmp.path(), &work, &["rev-parse", "HEAD"]);
         git(self.tmp.path(), &work, &["checkout", "-q", "main"]);
         sha
+    }
+
+    /// Lets held builds go on: later ones see `released`; one waiting now reads a line from the
+    /// fifo, whose write end stays open (and is opened for reading too, so never waits).
+    fn go(&self) {
+        use std::io::Write;
+        std::fs::write(self.path("marks/released"), "").unwrap();
+        let open = || {
+            let gate = self.path("marks/gate");
+            std::fs::OpenOptions::new().read(true).write(true).open(gate).unwrap()
+        };
+        let mut fifo = self.released.get_or_init(open);
+        fifo.write_all(b"go\n").unwrap();
     }
 
     fn serve(&self) -> Child {
@@ -200,7 +221,7 @@ fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integrati
 
     serve.kill().unwrap(); // SIGKILL
     serve.wait().unwrap();
-    std::fs::write(site.path("marks/go"), "").unwrap();
+    site.go();
     let mut serve = site.serve();
 
     // A second service on the same data directory is refused while this one runs.
