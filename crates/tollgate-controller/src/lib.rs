@@ -15,6 +15,7 @@ mod http;
 mod integration;
 mod mirrors;
 mod projects;
+mod pushes;
 mod slots;
 mod staging;
 

@@ -9,6 +9,7 @@ use tollgate_git::Mirror;
 use tollgate_sources::SourcesDir;
 
 use crate::error::{ControllerError, blocking};
+use crate::pushes::Pushes;
 
 pub struct Mirrors {
     root: PathBuf,
@@ -16,10 +17,12 @@ pub struct Mirrors {
     mirrors: Mutex<HashMap<String, Arc<Guarded>>>,
 }
 
-/// One mirror, with a lock so that two fetches of it never race on its refs.
+/// One mirror, with a lock so that two fetches of it never race on its refs, and its push
+/// queue.
 struct Guarded {
     mirror: Arc<Mirror>,
     fetching: tokio::sync::Mutex<()>,
+    pushes: Arc<Pushes>,
 }
 
 impl Mirrors {
@@ -47,10 +50,16 @@ impl Mirrors {
         let path = self.root.join(project);
         let url_owned = url.to_owned();
         let mirror = blocking(move || Mirror::open(path, &url_owned)).await??;
-        let guarded =
-            Arc::new(Guarded { mirror: Arc::new(mirror), fetching: tokio::sync::Mutex::new(()) });
+        let mirror = Arc::new(mirror);
+        let pushes = Arc::new(Pushes::new(mirror.clone()));
+        let guarded = Arc::new(Guarded { mirror, fetching: tokio::sync::Mutex::new(()), pushes });
         self.lock().insert(project.to_owned(), guarded.clone());
         Ok(guarded)
+    }
+
+    /// The push queue of the project's mirror.
+    pub async fn pushes(&self, project: &str, url: &str) -> Result<Arc<Pushes>, ControllerError> {
+        Ok(self.guarded(project, url).await?.pushes.clone())
     }
 
     /// Fetches the project's branches and staging refs.

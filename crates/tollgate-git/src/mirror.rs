@@ -2,15 +2,21 @@
 //! changes, merges them without a work tree, writes the merge commits, and moves a branch on
 //! the remote by compare-and-swap.
 //!
-//! Everything is one short git process per call, so a [`Mirror`] holds only its path and URL
-//! and is `Send + Sync`; the controller calls it from `spawn_blocking`. Reads for planning go
-//! through a [`Repository`] opened on the same path.
+//! The controller's hot path costs no git process per step: reads (resolving a name, a
+//! commit's parents, author and subject) go through the long-lived batch process of a
+//! [`Repository`] on the same path, and local refs move through one long-lived
+//! `update-ref --stdin`. Fetch, merge, commit and push are one git process each. A [`Mirror`]
+//! is `Send + Sync`; the controller calls it from `spawn_blocking`.
 
+use std::fmt;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::command;
+use crate::ref_name;
+use crate::refs::{RefUpdate, RefWriter};
 use crate::{CommitId, GitError, Repository, TreeOid};
 
 /// The one remote a mirror has.
@@ -25,10 +31,20 @@ const FETCH: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/staging/*:refs/st
 const MINIMUM: (u32, u32, u32) = (2, 38, 0);
 
 /// A bare mirror of one remote, under the controller's data directory.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mirror {
     path: PathBuf,
     url: String,
+    /// Reads go through the batch process of a [`Repository`] on the same path, and local ref
+    /// moves through one long-lived `update-ref --stdin`: no process per read or move.
+    objects: Arc<Repository>,
+    refs: Arc<RefWriter>,
+}
+
+impl fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mirror").field("path", &self.path).field("url", &self.url).finish()
+    }
 }
 
 /// Who a commit written by the controller is by; the same for author and committer.
@@ -65,6 +81,14 @@ pub enum Push {
     NotFastForward,
 }
 
+/// One branch to move on the remote by compare-and-swap: from `from` to `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BranchMove {
+    pub branch: String,
+    pub from: CommitId,
+    pub to: CommitId,
+}
+
 /// A commit as a person reads it in a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitSummary {
@@ -92,7 +116,12 @@ impl Mirror {
             let init = ["init", "--bare", "--quiet", "--template="];
             command::run(command::git(&path), &path, &init)?;
         }
-        let mirror = Mirror { path, url: url.to_owned() };
+        let objects = Repository::open(&path)?.ok_or_else(|| GitError::Io {
+            path: path.clone(),
+            source: std::io::Error::other("not a git repository after `git init`"),
+        })?;
+        let refs = Arc::new(RefWriter::new(path.clone()));
+        let mirror = Mirror { path, url: url.to_owned(), objects: Arc::new(objects), refs };
         mirror.configure_remote()?;
         Ok(mirror)
     }
@@ -178,26 +207,7 @@ impl Mirror {
     /// names no commit, is ambiguous or malformed, or starts with `-` (which git would read as
     /// an option).
     pub fn resolve(&self, name: &str) -> Result<Option<CommitId>, GitError> {
-        if name.is_empty() || name.starts_with('-') {
-            return Ok(None);
-        }
-        let args = ["rev-parse", "--verify", "--quiet", &format!("{name}^{{commit}}")];
-        let output = command::output(&self.path, &args)?;
-        if output.status.success() {
-            let id = String::from_utf8_lossy(&output.stdout);
-            return CommitId::parse(id.trim())
-                .map(Some)
-                .ok_or_else(|| self.odd_output("rev-parse", &id));
-        }
-        // `--verify --quiet` exits 1 for a name that resolves to nothing. Some names fail with
-        // git's fatal status instead; the name was at fault only if the repository answers.
-        if output.status.code() == Some(1) {
-            return Ok(None);
-        }
-        match command::output(&self.path, &["rev-parse", "--git-dir"]) {
-            Ok(probe) if probe.status.success() => Ok(None),
-            _ => Err(command::failed(&self.path, &args, &output)),
-        }
+        self.objects.rev_parse_commit(name)
     }
 
     /// Whether `ancestor` is `descendant` or one of its ancestors. An unknown commit is an
@@ -207,6 +217,16 @@ impl Mirror {
         ancestor: &CommitId,
         descendant: &CommitId,
     ) -> Result<bool, GitError> {
+        // The usual question, whether a change or a merge sits right on the tip, is answered
+        // from the commit itself; only longer histories need a walk.
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        if let Some(info) = self.objects.commit_info(descendant)?
+            && info.parents.contains(ancestor)
+        {
+            return Ok(true);
+        }
         let args = ["merge-base", "--is-ancestor", ancestor.as_str(), descendant.as_str()];
         let output = command::output(&self.path, &args)?;
         match output.status.code() {
@@ -293,64 +313,103 @@ impl Mirror {
     /// Points the local ref `name` (a full name, such as `refs/tollgate/integration/42`) at
     /// `commit`, which keeps the commit and its history from garbage collection.
     pub fn set_ref(&self, name: &str, commit: &CommitId) -> Result<(), GitError> {
-        let name = full_ref(name)?;
-        self.run(&["update-ref", name, commit.as_str()]).map(drop)
+        let to = commit.as_str().to_owned();
+        self.refs.apply(&[RefUpdate::Set { name: name.to_owned(), to, from: None }])
     }
 
     /// Removes the local ref `name`; a ref that is not there is already removed.
     pub fn delete_ref(&self, name: &str) -> Result<(), GitError> {
-        let name = full_ref(name)?;
-        self.run(&["update-ref", "-d", name]).map(drop)
+        self.refs.apply(&[RefUpdate::Delete { name: name.to_owned() }])
     }
 
-    /// Moves `branch` on the remote from `expected` to `commit`, or not at all.
-    ///
-    /// `--force-with-lease` with an explicit old value makes the server's receive-pack compare
-    /// and swap: the update carries `expected`, and the ref is locked and checked before it
-    /// moves, so a branch that moved since is never overwritten. A lease also permits a
-    /// non-fast-forward, which the controller never wants, so `commit` must descend from
-    /// `expected` first ([`Push::NotFastForward`] otherwise, with the remote untouched).
-    ///
-    /// After a push, the mirror's own `refs/heads/<branch>` is set to `commit` as well, as the
-    /// next fetch would. An `Err` means the outcome is unknown (the remote was not reachable,
-    /// the connection broke, the server did not report): [`Mirror::remote_branch`] says where
-    /// the branch is.
+    /// Moves `branch` on the remote from `expected` to `commit`, or not at all: [`Mirror::push_all`]
+    /// for one branch.
     pub fn push(
         &self,
         commit: &CommitId,
         branch: &str,
         expected: &CommitId,
     ) -> Result<Push, GitError> {
-        let target = self.branch_ref(branch)?;
-        if !self.is_ancestor(expected, commit)? {
-            return Ok(Push::NotFastForward);
+        let moves =
+            [BranchMove { branch: branch.to_owned(), from: expected.clone(), to: commit.clone() }];
+        let mut pushed = self.push_all(&moves)?;
+        pushed.pop().expect("one answer per move")
+    }
+
+    /// Moves each branch on the remote from its `from` to its `to`, or not at all, in one
+    /// `git push`: one connection and one pack for all of them. Each branch succeeds or fails
+    /// on its own (no `--atomic`); the answers come in the order of `moves`.
+    ///
+    /// `--force-with-lease` with an explicit old value makes the server's receive-pack compare
+    /// and swap: the update carries `from`, and the ref is locked and checked before it moves,
+    /// so a branch that moved since is never overwritten. A lease also permits a
+    /// non-fast-forward, which the controller never wants, so `to` must descend from `from`
+    /// first ([`Push::NotFastForward`] otherwise, and that branch is not sent).
+    ///
+    /// After a push, the mirror's own `refs/heads/<branch>` is set to `to` as well, as the next
+    /// fetch would. An `Err` means the outcome is unknown (the remote was not reachable, the
+    /// connection broke, the server did not report), for every branch when the outer one, for
+    /// that branch when the inner one: [`Mirror::remote_branch`] says where it is.
+    pub fn push_all(&self, moves: &[BranchMove]) -> Result<Vec<Result<Push, GitError>>, GitError> {
+        let mut targets = Vec::with_capacity(moves.len());
+        for (n, step) in moves.iter().enumerate() {
+            let target = self.branch_ref(&step.branch)?;
+            if moves[..n].iter().any(|earlier| earlier.branch == step.branch) {
+                return Err(GitError::Invalid {
+                    what: "push of the same branch twice",
+                    name: target,
+                });
+            }
+            targets.push(target);
         }
-        let lease = format!("--force-with-lease={target}:{expected}");
-        let refspec = format!("{commit}:{target}");
-        let args = ["push", "--porcelain", &lease, REMOTE, &refspec];
+        let mut answers: Vec<Option<Result<Push, GitError>>> = Vec::with_capacity(moves.len());
+        let mut args = vec!["push".to_owned(), "--porcelain".to_owned()];
+        let mut refspecs = Vec::new();
+        for (step, target) in moves.iter().zip(&targets) {
+            if self.is_ancestor(&step.from, &step.to)? {
+                args.push(format!("--force-with-lease={target}:{}", step.from));
+                refspecs.push(format!("{}:{target}", step.to));
+                answers.push(None);
+            } else {
+                answers.push(Some(Ok(Push::NotFastForward)));
+            }
+        }
+        if refspecs.is_empty() {
+            return Ok(answers.into_iter().flatten().collect());
+        }
+        args.push(REMOTE.to_owned());
+        args.extend(refspecs);
         let output = command::output(&self.path, &args)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let Some((flag, summary)) = porcelain_status(&stdout, &target) else {
-            if output.status.success() {
-                return Err(self.odd_output("push", &stdout));
+        let mut moved = Vec::new();
+        for ((answer, step), target) in answers.iter_mut().zip(moves).zip(&targets) {
+            if answer.is_some() {
+                continue;
             }
-            return Err(command::failed(&self.path, &args, &output));
-        };
-        let pushed = match flag {
-            // git reports "up to date" before it looks at the lease: a retried push.
-            "=" => Push::AlreadyThere,
-            // A fast-forward; `+` (forced) and `*` (new) cannot pass the lease and the
-            // ancestry check, but would still mean the branch is now at `commit`.
-            " " | "+" | "*" => Push::Pushed,
-            // The server took the pack but did not say whether the ref moved: unknown.
-            "!" if summary.starts_with("[remote failure]") => {
-                return Err(command::failed(&self.path, &args, &output));
+            let pushed = match porcelain_status(&stdout, target) {
+                // git reports "up to date" before it looks at the lease: a retried push.
+                Some(("=", _)) => Ok(Push::AlreadyThere),
+                // A fast-forward; `+` (forced) and `*` (new) cannot pass the lease and the
+                // ancestry check, but would still mean the branch is now at `to`.
+                Some((" " | "+" | "*", _)) => Ok(Push::Pushed),
+                // The server took the pack but did not say whether the ref moved: unknown.
+                Some(("!", summary)) if summary.starts_with("[remote failure]") => {
+                    Err(command::failed(&self.path, &args, &output))
+                }
+                Some(("!", summary)) => Ok(Push::Rejected { reason: summary.to_owned() }),
+                Some(_) => Err(self.odd_output("push", &stdout)),
+                // No line for the branch: git stopped before reporting it.
+                None if output.status.success() => Err(self.odd_output("push", &stdout)),
+                None => Err(command::failed(&self.path, &args, &output)),
+            };
+            if matches!(pushed, Ok(Push::Pushed | Push::AlreadyThere)) {
+                let to = step.to.as_str().to_owned();
+                moved.push(RefUpdate::Set { name: target.clone(), to, from: None });
             }
-            "!" => return Ok(Push::Rejected { reason: summary.to_owned() }),
-            _ => return Err(self.odd_output("push", &stdout)),
-        };
-        self.run(&["update-ref", &target, commit.as_str()])?;
-        Ok(pushed)
+            *answer = Some(pushed);
+        }
+        self.refs.apply(&moved)?;
+        Ok(answers.into_iter().map(|answer| answer.expect("answered above")).collect())
     }
 
     /// Where `branch` is on the remote now, asked of the remote itself; `None` when the remote
@@ -374,33 +433,10 @@ impl Mirror {
     }
 
     /// The subject and author of `commit`, for display; `None` when the mirror has no such
-    /// commit. `rev-list` rather than `log`: plumbing, so `log.*` settings (signatures,
-    /// decorations) cannot change the output.
+    /// commit.
     pub fn describe(&self, commit: &CommitId) -> Result<Option<CommitSummary>, GitError> {
-        let args = [
-            "rev-list",
-            "-1",
-            "--no-walk",
-            "--ignore-missing",
-            "--no-commit-header",
-            "--encoding=UTF-8",
-            "--format=%an%x00%s",
-            commit.as_str(),
-            "--",
-        ];
-        let output = self.run(&args)?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        // `--ignore-missing` answers an unknown id, or one of a tree, with nothing.
-        let Some(record) = text.strip_suffix('\n') else {
-            return if text.is_empty() {
-                Ok(None)
-            } else {
-                Err(self.odd_output("rev-list", &text))
-            };
-        };
-        let (author, subject) =
-            record.split_once('\0').ok_or_else(|| self.odd_output("rev-list", &text))?;
-        Ok(Some(CommitSummary { subject: subject.to_owned(), author: author.to_owned() }))
+        let info = self.objects.commit_info(commit)?;
+        Ok(info.map(|info| CommitSummary { subject: info.subject, author: info.author }))
     }
 
     /// Sets `origin`'s URL and fetch refspecs where they differ from what is wanted.
@@ -442,14 +478,8 @@ impl Mirror {
     /// `refs/heads/<branch>`, when git accepts it as a ref name: no spaces, `:`, `*`, `..` and
     /// the like, which would change the meaning of a refspec or an `ls-remote` pattern.
     fn branch_ref(&self, branch: &str) -> Result<String, GitError> {
-        let name = format!("refs/heads/{branch}");
-        let args = ["check-ref-format", name.as_str()];
-        let output = command::output(&self.path, &args)?;
-        match output.status.code() {
-            Some(0) => Ok(name),
-            Some(1) => Err(GitError::Invalid { what: "branch name", name: branch.to_owned() }),
-            _ => Err(command::failed(&self.path, &args, &output)),
-        }
+        ref_name::branch_ref(branch)
+            .ok_or_else(|| GitError::Invalid { what: "branch name", name: branch.to_owned() })
     }
 
     fn run(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
@@ -462,16 +492,6 @@ impl Mirror {
             command: command.to_owned(),
             output: output.to_owned(),
         }
-    }
-}
-
-/// A local ref name the mirror writes: under `refs/`, so it is never read as an option, nor
-/// as a branch name that `update-ref` would take relative to the top.
-fn full_ref(name: &str) -> Result<&str, GitError> {
-    if name.starts_with("refs/") {
-        Ok(name)
-    } else {
-        Err(GitError::Invalid { what: "ref name", name: name.to_owned() })
     }
 }
 

@@ -6,13 +6,13 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use crate::cat_file::ObjectReader;
-use crate::command;
-use crate::{CommitId, GitError, TreeOid};
-
-/// The mode of a gitlink (a submodule entry) in a tree.
-const GITLINK: &str = "160000";
+use crate::cat_file::{self, ObjectReader};
+use crate::conversion::Conversions;
+use crate::export::Export;
+use crate::tree::{self, Kind};
+use crate::{CommitId, CommitInfo, GitError, TreeOid, command, commit};
 
 /// Checkouts write files with one worker per CPU (git's `checkout.workers=0`); the files are
 /// the same as with one.
@@ -21,6 +21,8 @@ const PARALLEL_CHECKOUT: [&str; 2] = ["-c", "checkout.workers=0"];
 pub struct Repository {
     path: PathBuf,
     objects: ObjectReader,
+    /// Read on the first export.
+    conversions: OnceLock<Conversions>,
 }
 
 impl Repository {
@@ -32,7 +34,8 @@ impl Repository {
         if !is_repository(&path)? {
             return Ok(None);
         }
-        Ok(Some(Repository { objects: ObjectReader::new(path.clone()), path }))
+        let objects = ObjectReader::new(path.clone());
+        Ok(Some(Repository { objects, path, conversions: OnceLock::new() }))
     }
 
     pub fn path(&self) -> &Path {
@@ -40,22 +43,44 @@ impl Repository {
     }
 
     /// The commit `reference` names (a branch, a tag, a commit id, `HEAD`, `origin/dev`, …);
-    /// `None` when it names no commit.
+    /// `None` when it names no commit. Answered by the batch process, which sees refs and
+    /// objects as they are now (see [`crate::cat_file`]).
     pub fn rev_parse_commit(&self, reference: &str) -> Result<Option<CommitId>, GitError> {
-        // git would read a leading `-` as an option; no ref starts with one.
-        if reference.is_empty() || reference.starts_with('-') {
+        // A leading `-` would be an option to git; no ref starts with one. A name the batch
+        // process cannot be sent (a newline in it) names no ref either.
+        let name = format!("{reference}^{{commit}}");
+        if reference.is_empty() || reference.starts_with('-') || !cat_file::sendable(&name) {
             return Ok(None);
         }
-        let id = self.rev_parse(&format!("{reference}^{{commit}}"))?;
-        id.map(|id| CommitId::parse(&id).ok_or_else(|| self.odd_output("rev-parse", &id)))
-            .transpose()
+        let answer = match self.objects.info(&name) {
+            // git dies on some names rather than answering `missing` (`HEAD@{99}` beyond the
+            // reflog, `@{upstream}` of a branch without one). The name was at fault only if
+            // the repository itself still answers; if not, that is the error.
+            Err(GitError::Broken { .. }) => {
+                let probe = ["rev-parse", "--git-dir"];
+                command::run(command::git(&self.path), &self.path, &probe)?;
+                return Ok(None);
+            }
+            answer => answer?,
+        };
+        answer.map(|(id, kind)| self.typed(&id, &kind, "commit", CommitId::parse)).transpose()
     }
 
     /// The root tree of `commit`; `None` when the repository has no such commit.
     pub fn tree_of(&self, commit: &CommitId) -> Result<Option<TreeOid>, GitError> {
-        let id = self.rev_parse(&format!("{commit}^{{tree}}"))?;
-        id.map(|id| TreeOid::parse(&id).ok_or_else(|| self.odd_output("rev-parse", &id)))
-            .transpose()
+        let answer = self.objects.info(&format!("{commit}^{{tree}}"))?;
+        answer.map(|(id, kind)| self.typed(&id, &kind, "tree", TreeOid::parse)).transpose()
+    }
+
+    /// What `commit` records: its tree, its parents, its author and subject as `git log` shows
+    /// them; `None` when the repository has no such commit. One read of the batch process.
+    pub fn commit_info(&self, commit: &CommitId) -> Result<Option<CommitInfo>, GitError> {
+        match self.objects.read(commit.as_str())? {
+            Some((kind, raw)) if kind == "commit" => commit::parse(&raw)
+                .map(Some)
+                .ok_or_else(|| self.odd_output(&format!("commit {commit} is malformed"))),
+            _ => Ok(None),
+        }
     }
 
     /// The content of the file at `path` (relative to the root, `/`-separated) in `commit`;
@@ -65,14 +90,18 @@ impl Repository {
         if path.is_empty() || path.contains('\0') {
             return Ok(None);
         }
-        if path.contains('\n') {
-            // The batch protocol is line-based: name the blob by its id instead.
-            return match self.rev_parse(&format!("{commit}:{path}"))? {
-                Some(blob) => self.objects.read_blob(&blob),
-                None => Ok(None),
-            };
+        let name = format!("{commit}:{path}");
+        if cat_file::sendable(&name) {
+            return self.objects.read_blob(&name);
         }
-        self.objects.read_blob(&format!("{commit}:{path}"))
+        // A path the line protocol cannot carry (a newline in it, a `\r` at its end): one
+        // folder at a time.
+        match self.entry_at(commit, path)? {
+            Some((Kind::File | Kind::Executable | Kind::Symlink, blob)) => {
+                self.objects.read_blob(&blob)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The commit a submodule at `path` in `commit` is pinned to: the gitlink's id. `None` when
@@ -82,53 +111,49 @@ impl Repository {
         commit: &CommitId,
         path: &str,
     ) -> Result<Option<CommitId>, GitError> {
-        if path.is_empty() || path.contains('\0') {
-            return Ok(None);
-        }
-        // Literal pathspecs: `*` or `:` in a path is a character, not magic.
-        let args =
-            ["--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit.as_str(), "--", path];
-        let output = command::output(&self.path, &args)?;
-        if !output.status.success() {
-            return Err(command::failed(&self.path, &args, &output));
-        }
-        let listing = String::from_utf8_lossy(&output.stdout);
-        for entry in listing.split('\0').filter(|e| !e.is_empty()) {
-            // `<mode> <type> <id>\t<path>`
-            let parsed = entry.split_once('\t').and_then(|(info, name)| {
-                let mut info = info.split(' ');
-                Some((info.next()?, info.nth(1)?, name))
-            });
-            let Some((mode, id, name)) = parsed else {
-                return Err(self.odd_output("ls-tree", entry));
-            };
-            if name == path && mode == GITLINK {
-                return CommitId::parse(id)
-                    .map(Some)
-                    .ok_or_else(|| self.odd_output("ls-tree", entry));
+        match self.entry_at(commit, path)? {
+            Some((Kind::Gitlink, id)) => {
+                CommitId::parse(&id).map(Some).ok_or_else(|| self.odd_output(&id))
             }
+            _ => Ok(None),
         }
-        Ok(None)
     }
 
     /// Writes the files of `commit` into `dest`, an existing empty folder, as a checkout writes
     /// them: executable bits and symlinks as the tree records them, a gitlink as an empty
     /// folder, `.gitattributes` conversions applied. Read from objects alone: the work tree and
     /// the repository's own index are neither read nor touched, and a read-only repository
-    /// will do. `false` when the repository has no such commit.
+    /// will do. `false` when the repository has no such commit. A tree with a path git refuses
+    /// (`..`, `.git`) is an error, and nothing is written outside `dest`.
     ///
-    /// `read-tree` into a scratch index, then `checkout-index --all` (git's own export idiom)
-    /// rather than `git archive`: the files are exactly a clone's checkout, because
-    /// `export-ignore` and `export-subst` do not apply (`export-subst` would write the commit
-    /// id into files, so the content would no longer follow the tree id that build keys use),
-    /// and `read-tree` refuses a hostile tree's `.git/…` or `..` paths. It is as fast: both
-    /// inflate the same objects, and a checkout writes files in parallel. On error `dest` may
-    /// hold part of the tree.
+    /// When no conversion can apply (no attributes anywhere, no converting config, see
+    /// [`crate::conversion`]), the files are written straight from the batch process, since a
+    /// checkout would write the blobs as they are: no process and no scratch folder per work
+    /// item. Otherwise git writes them, see [`Self::checkout_to`]. On error `dest` may hold part
+    /// of the tree.
     pub fn export_to(&self, commit: &CommitId, dest: &Path) -> Result<bool, GitError> {
         let Some(tree) = self.tree_of(commit)? else {
             return Ok(false);
         };
         let dest = absolute(dest)?;
+        if !self.conversions()?.may_apply()? {
+            let export = Export { objects: &self.objects, repo: &self.path, commit };
+            if let Some(items) = export.plan(&tree)? {
+                export.write(&items, &dest)?;
+                return Ok(true);
+            }
+        }
+        self.checkout_to(&tree, &dest)?;
+        Ok(true)
+    }
+
+    /// [`Self::export_to`] by git: `read-tree` into a scratch index, then `checkout-index
+    /// --all` (git's own export idiom) rather than `git archive`: the files are exactly a
+    /// clone's checkout, because `export-ignore` and `export-subst` do not apply
+    /// (`export-subst` would write the commit id into files, so the content would no longer
+    /// follow the tree id that build keys use), and `read-tree` refuses a hostile tree's
+    /// `.git/…` or `..` paths. A checkout writes files in parallel.
+    fn checkout_to(&self, tree: &TreeOid, dest: &Path) -> Result<(), GitError> {
         let scratch = tempfile::Builder::new()
             .prefix("tollgate-export-")
             .tempdir()
@@ -141,11 +166,11 @@ impl Repository {
         };
         command::run(with_index(), &self.path, &["read-tree", tree.as_str()])?;
         let mut work_tree = OsString::from("--work-tree=");
-        work_tree.push(&dest);
+        work_tree.push(dest);
         let [c, workers] = PARALLEL_CHECKOUT.map(OsStr::new);
         let checkout = [c, workers, &work_tree, OsStr::new("checkout-index"), OsStr::new("--all")];
         command::run(with_index(), &self.path, &checkout)?;
-        Ok(true)
+        Ok(())
     }
 
     /// Clones the repository into `dest`, an empty or missing folder, checked out detached at
@@ -172,31 +197,59 @@ impl Repository {
         Ok(true)
     }
 
-    /// `git rev-parse --verify --quiet <expression>`: the object id, or `None` when the
-    /// expression names nothing.
-    fn rev_parse(&self, expression: &str) -> Result<Option<String>, GitError> {
-        let args = ["rev-parse", "--verify", "--quiet", expression];
-        let output = command::output(&self.path, &args)?;
-        if output.status.success() {
-            return Ok(Some(String::from_utf8_lossy(&output.stdout).trim().to_owned()));
+    fn conversions(&self) -> Result<&Conversions, GitError> {
+        if let Some(conversions) = self.conversions.get() {
+            return Ok(conversions);
         }
-        // `--verify --quiet` exits 1 for a name that resolves to nothing.
-        if output.status.code() == Some(1) {
+        // Two threads may both read it; the first to finish is kept.
+        let conversions = Conversions::read(&self.path)?;
+        Ok(self.conversions.get_or_init(|| conversions))
+    }
+
+    /// The kind and id of the entry at `path` in `commit`, reading the trees on the way;
+    /// `None` when there is none.
+    fn entry_at(&self, commit: &CommitId, path: &str) -> Result<Option<(Kind, String)>, GitError> {
+        let Some(root) = self.tree_of(commit)? else {
             return Ok(None);
+        };
+        let mut found = (Kind::Tree, root.as_str().to_owned());
+        for name in path.split('/') {
+            let (Kind::Tree, tree) = &found else {
+                return Ok(None);
+            };
+            let malformed = || self.odd_output(&format!("tree {tree} is malformed"));
+            let raw = match self.objects.read(tree)? {
+                Some((kind, raw)) if kind == "tree" => raw,
+                _ => return Err(malformed()),
+            };
+            let entries = tree::entries(&raw, commit.as_str().len()).ok_or_else(malformed)?;
+            match entries.into_iter().find(|entry| entry.name == name.as_bytes()) {
+                Some(entry) => found = (entry.kind, entry.id),
+                None => return Ok(None),
+            }
         }
-        // Some names fail with git's fatal status instead (`HEAD@{99}` beyond the reflog). The
-        // name was at fault only if the repository itself still answers.
-        let probe = ["rev-parse", "--git-dir"];
-        match command::output(&self.path, &probe) {
-            Ok(probed) if probed.status.success() => Ok(None),
-            _ => Err(command::failed(&self.path, &args, &output)),
+        Ok(Some(found))
+    }
+
+    /// An id the batch process gave for a name peeled to `expected`, parsed.
+    fn typed<T>(
+        &self,
+        id: &str,
+        kind: &str,
+        expected: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, GitError> {
+        match parse(id) {
+            Some(id) if kind == expected => Ok(id),
+            _ => Err(self.odd_output(&format!("{id} {kind}"))),
         }
     }
 
-    fn odd_output(&self, command: &str, output: &str) -> GitError {
+    /// An answer of the batch process that makes no sense.
+    fn odd_output(&self, output: &str) -> GitError {
         GitError::Output {
             repo: self.path.clone(),
-            command: command.to_owned(),
+            command: command::describe(&cat_file::ARGS),
             output: output.to_owned(),
         }
     }

@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 use tollgate_git::{
-    CommitId, CommitSummary, GitError, Identity, Merge, Mirror, Push, Repository, check_version,
+    BranchMove, CommitId, CommitSummary, GitError, Identity, Merge, Mirror, Push, Repository,
+    check_version,
 };
 
 /// A work tree (`work`), the remote it publishes to (`remote.git`) and a place for the mirror,
@@ -496,6 +497,47 @@ fn a_push_that_would_rewrite_history_is_refused_without_touching_the_remote() {
     assert_eq!(world.remote_head("main"), second);
     let sent = world.git(&world.remote_path(), &["cat-file", "-e", sideways.as_str()]);
     assert!(!sent.status.success(), "the commit was never sent");
+}
+
+#[test]
+fn one_push_moves_several_branches_each_on_its_own() {
+    let (world, mirror, first, second) = staged_on_main();
+    world.publish(&[&format!("{first}:refs/heads/dev"), &format!("{first}:refs/heads/old")]);
+    // `old` moves on the remote after the mirror's fetch; `dev` and `main` do not.
+    world.publish(&[&format!("{second}:refs/heads/old")]);
+    mirror.fetch().unwrap();
+    world.work(&["checkout", "-q", "-b", "late", first.as_str()]);
+    world.write("late", "late\n");
+    let late = world.commit("late");
+    world.publish(&["late:refs/heads/old"]);
+    let moves = [
+        BranchMove { branch: "main".into(), from: first.clone(), to: second.clone() },
+        BranchMove { branch: "old".into(), from: second.clone(), to: second.clone() },
+        BranchMove { branch: "dev".into(), from: second.clone(), to: first.clone() },
+        BranchMove { branch: "new".into(), from: first.clone(), to: second.clone() },
+    ];
+    let pushed: Vec<Push> =
+        mirror.push_all(&moves).unwrap().into_iter().map(Result::unwrap).collect();
+
+    assert_eq!(pushed[0], Push::Pushed);
+    assert!(
+        matches!(&pushed[1], Push::Rejected { reason } if reason.contains("stale")),
+        "{pushed:?}"
+    );
+    assert_eq!(pushed[2], Push::NotFastForward);
+    assert!(
+        matches!(&pushed[3], Push::Rejected { .. }),
+        "no lease on a missing branch: {pushed:?}"
+    );
+    assert_eq!(world.remote_head("main"), second);
+    assert_eq!(world.remote_head("old"), late, "never overwritten");
+    assert_eq!(world.remote_head("dev"), first, "never rewound");
+    assert_eq!(mirror.remote_branch("new").unwrap(), None);
+    assert_eq!(mirror.resolve("refs/heads/main").unwrap(), Some(second.clone()), "local too");
+    assert_eq!(mirror.resolve("refs/heads/old").unwrap(), Some(second.clone()), "as fetched");
+
+    let twice = [moves[0].clone(), moves[0].clone()];
+    assert!(matches!(mirror.push_all(&twice), Err(GitError::Invalid { .. })));
 }
 
 #[test]

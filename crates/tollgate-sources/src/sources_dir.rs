@@ -21,7 +21,6 @@ pub struct SourcesDir {
     projects: Mutex<HashMap<ProjectName, Arc<Project>>>,
 }
 
-#[expect(clippy::large_enum_variant, reason = "one per project, behind an `Arc`")]
 enum Project {
     Git(GitProject),
     Plain(PlainFolder),

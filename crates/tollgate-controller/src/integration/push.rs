@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use tollgate_api::{IntegrationState, ProjectView};
-use tollgate_git::{CommitId, Mirror, Push};
+use tollgate_git::{BranchMove, CommitId, Mirror, Push};
 use tollgate_state::Formed;
 
 use super::commit_id;
@@ -39,11 +39,13 @@ pub async fn push(
             return Ok(());
         }
         Some(tip) if tip == base => {
-            let pushed = {
-                let (mirror, commit, base) = (mirror.clone(), commit.clone(), base.clone());
-                let branch = integration.branch.clone();
-                blocking(move || mirror.push(&commit, &branch, &base)).await??
+            let pushes = controller.mirrors.pushes(&project.spec.name, &project.spec.url).await?;
+            let step = BranchMove {
+                branch: integration.branch.clone(),
+                from: base.clone(),
+                to: commit.clone(),
             };
+            let pushed = pushes.push(step).await?;
             match pushed {
                 Push::Pushed | Push::AlreadyThere => {
                     controller.db.merged(integration, "pushed").await?;
