@@ -2,12 +2,14 @@
 //!
 //! The task resumes the branch's unfinished integration, if a previous run left one, or forms
 //! a new one from every staged change, and drives it to its end. Then it looks again; when
-//! nothing is staged it sleeps until something is.
+//! nothing is staged it sleeps until something is. After an integration that errored (the
+//! system failed, its work items retried in vain) it waits longer each time before forming
+//! the next, so a broken machine is not a busy loop.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tollgate_api::ChangeState;
+use tollgate_api::{ChangeState, IntegrationState};
 
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
@@ -24,11 +26,22 @@ pub async fn run(controller: Arc<Controller>, project: String, branch: String) {
             outcome = step(&controller, &project, &branch) => outcome,
         };
         let pause = match outcome {
-            Ok(true) => {
+            Ok(Step::Ended) => {
                 failures = 0;
                 continue;
             }
-            Ok(false) => None,
+            Ok(Step::Idle) => None,
+            Ok(Step::Errored) => {
+                failures += 1;
+                let pause = controller.config.retry_backoff * 2u32.pow(failures.min(6));
+                tracing::warn!(
+                    project,
+                    branch,
+                    ?pause,
+                    "the integration errored; waiting before the next"
+                );
+                Some(pause)
+            }
             Err(error) => {
                 failures += 1;
                 tracing::error!(project, branch, %error, "the integration could not go on; trying again");
@@ -43,18 +56,27 @@ pub async fn run(controller: Arc<Controller>, project: String, branch: String) {
     }
 }
 
-/// Drives one integration of the branch; `false` when there was nothing to do.
+/// What one step of a branch came to.
+enum Step {
+    /// Nothing was staged.
+    Idle,
+    /// An integration ran to its end (or stopped: cancelled, superseded).
+    Ended,
+    /// An integration errored; its changes are staged again.
+    Errored,
+}
+
+/// Drives one integration of the branch.
 async fn step(
     controller: &Arc<Controller>,
     project: &str,
     branch: &str,
-) -> Result<bool, ControllerError> {
+) -> Result<Step, ControllerError> {
     if let Some(integration) = controller.db.unfinished_on(project, branch).await? {
-        crate::integration::drive(controller, integration).await?;
-        return Ok(true);
+        return drive(controller, integration).await;
     }
     if controller.db.changes(project, branch, ChangeState::Staged).await?.is_empty() {
-        return Ok(false);
+        return Ok(Step::Idle);
     }
     let view = controller.gated_project(project, branch).await?;
     let mirror = controller.mirrors.mirror(project, &view.spec.url).await?;
@@ -78,9 +100,21 @@ async fn step(
     match controller.db.form(project, branch, tip.as_str()).await? {
         Some(integration) => {
             tracing::info!(integration = integration.id, project, branch, base = %tip, changes = integration.changes.len(), "integration formed");
-            crate::integration::drive(controller, integration).await?;
-            Ok(true)
+            drive(controller, integration).await
         }
-        None => Ok(false),
+        None => Ok(Step::Idle),
     }
+}
+
+async fn drive(
+    controller: &Arc<Controller>,
+    integration: tollgate_state::Formed,
+) -> Result<Step, ControllerError> {
+    let id = integration.id;
+    crate::integration::drive(controller, integration).await?;
+    let ended = controller.db.integration(id).await?.map(|ended| ended.state);
+    Ok(match ended {
+        Some(IntegrationState::Errored) => Step::Errored,
+        _ => Step::Ended,
+    })
 }

@@ -55,3 +55,61 @@ fn kill_processes_under(root: &Path) -> usize {
     }
     killed
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
+
+    /// Waits for a process to end; kills it and fails when it outlives the deadline.
+    fn ended(child: &mut Child) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("process {} was left running", child.id());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[tokio::test]
+    async fn processes_working_in_a_stale_workspace_are_killed_and_the_folders_emptied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (work, scratch, elsewhere) =
+            (tmp.path().join("work"), tmp.path().join("tmp"), tmp.path().join("elsewhere"));
+        for folder in [work.join("app-linux-build/work/sub"), scratch.clone(), elsewhere.clone()] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        std::fs::write(scratch.join("upload.tar.zst"), "half").unwrap();
+        let sleep = |dir: &std::path::Path, own_group: bool| {
+            let mut command = Command::new("sleep");
+            command.arg("300").current_dir(dir);
+            if own_group {
+                command.process_group(0);
+            }
+            command.spawn().unwrap()
+        };
+        // A build's shell in its own group, a child of it deeper in the tree, and a process
+        // that has nothing to do with the workspaces.
+        let mut leader = sleep(&work.join("app-linux-build"), true);
+        let mut deeper = sleep(&work.join("app-linux-build/work/sub"), false);
+        let mut bystander = sleep(&elsewhere, true);
+
+        super::stale_runs(&work, &scratch).await;
+
+        for child in [&mut leader, &mut deeper] {
+            assert_eq!(ended(child).signal(), Some(9), "killed");
+        }
+        assert_eq!(bystander.try_wait().unwrap(), None, "a process elsewhere is left alone");
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
+        assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0, "workspaces removed");
+        assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "scratch emptied");
+        assert!(elsewhere.exists());
+    }
+}

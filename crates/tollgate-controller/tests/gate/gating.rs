@@ -261,3 +261,46 @@ async fn a_commit_pushed_to_a_staging_ref_is_staged_once_and_merged() {
     assert_eq!(staged_events.iter().filter(|e| e.kind == "staged").count(), 1);
     gate.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_failure_is_retried_then_the_changes_wait_staged_and_merge_once_it_is_mended() {
+    let gate = Gate::start(Setup::default()).await;
+    // The runner's scratch folder cannot be made: a file is in its way. Every work item
+    // errors, which is the machine's fault and never the change's.
+    let scratch = gate.config.data_dir.join("tmp");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::write(&scratch, "in the way").unwrap();
+    let change = gate.commit("demo/app", "origin/main", &[("fine.txt", "fine\n")], "Fine");
+    let staged = gate.stage(&[&change]).await;
+    let db = gate.controller().db();
+    let first = crate::support::within(|| async {
+        db.change(staged[0].id).await.unwrap().unwrap().integration
+    })
+    .await;
+    let errored = crate::support::within(|| async {
+        let view = gate.integration(first).await;
+        (view.state == IntegrationState::Errored).then_some(view)
+    })
+    .await;
+    let note = errored.note.clone().unwrap_or_default();
+    assert!(note.contains("the system failed, not the changes"), "{note}");
+    assert!(note.contains("cannot create"), "{note}");
+    let lib = errored.work_items.iter().find(|w| w.id == "demo/lib:linux:Build").unwrap();
+    assert_eq!(lib.state, WorkItemState::Error);
+    assert_eq!(lib.attempts, gate.config.attempts, "retried until no attempt was left");
+    let now = db.change(staged[0].id).await.unwrap().unwrap();
+    assert!(matches!(now.state, ChangeState::Staged | ChangeState::Integrating), "{now:?}");
+    assert_eq!(gate.tip("demo/app"), errored.base, "nothing moved");
+
+    std::fs::remove_file(&scratch).unwrap();
+    let ended = gate.ended(&staged).await;
+    assert_eq!(ended[0].state, ChangeState::Merged, "{:?}", ended[0].rejection);
+    assert_eq!(gate.tip("demo/app"), change);
+    let events = db.events(0, None, 10_000).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"work_item_retried"), "{kinds:?}");
+    let decisions: Vec<String> =
+        events.iter().filter(|e| e.kind == "gate_decided").map(|e| e.detail.to_string()).collect();
+    assert!(decisions.iter().all(|d| !d.contains("reject")), "never rejected: {decisions:?}");
+    gate.stop().await;
+}
