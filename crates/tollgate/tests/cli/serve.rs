@@ -279,3 +279,29 @@ fn without_a_service_the_cli_says_how_to_start_one() {
     assert_eq!(status.code, 3);
     assert!(status.stderr.contains("tollgate serve"), "{}", status.stderr);
 }
+
+#[test]
+fn stage_wait_on_a_terminal_draws_a_spinner_per_work_item_and_ends_with_marks() {
+    let site = Site::new();
+    let mut serve = site.serve();
+    let change = site.change("shown", &["shown"]);
+    // `script` gives the command a terminal of its own and copies what it draws to stdout.
+    let line = format!("{} stage demo/app main {change} --wait", env!("CARGO_BIN_EXE_tollgate"));
+    let mut on_a_terminal = isolated("script", &site.path("home"));
+    on_a_terminal
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .env("TOLLGATE_SERVER", &site.server)
+        .env("TERM", "xterm");
+    let shown = run(&mut on_a_terminal);
+    assert_eq!(shown.code, 0, "{}\n{}", shown.stdout, shown.stderr);
+    let screen = &shown.stdout;
+    // Redrawn in place, which the plain lines of a pipe never are.
+    assert!(screen.contains("\u{1b}["), "{screen:?}");
+    assert!(screen.contains("✓ integration 1 (demo/app main @"), "{screen}");
+    assert!(screen.contains(&format!("merged, main is at {}", &change[..7])), "{screen}");
+    assert!(screen.contains("✓   demo/app:linux:Build  passed"), "{screen}");
+    assert!(!screen.contains("demo/app:linux:Build: passed"), "not the plain lines: {screen}");
+    assert_eq!(site.tip(), change);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
