@@ -27,13 +27,15 @@ macro_rules! change_columns {
 }
 
 impl Db {
-    /// Stages a change; `false` with the existing change when the commit already waits or runs
-    /// for the branch (staging is idempotent).
+    /// Stages a change; `false` with the existing change when the commit already waits, runs
+    /// or was merged for the branch (staging is idempotent, also after the merge: the commit is
+    /// on the branch, and integrating it again would change nothing). A commit that was
+    /// rejected or unstaged is staged anew.
     pub async fn stage(&self, change: &NewChange<'_>) -> Result<(ChangeView, bool), StateError> {
         let mut tx = self.writer.begin().await?;
         let existing: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM changes WHERE project = ? AND branch = ? AND commit_id = ?
-             AND state IN ('staged', 'integrating')",
+             AND state IN ('staged', 'integrating', 'merged') ORDER BY id DESC LIMIT 1",
         )
         .bind(change.project)
         .bind(change.branch)

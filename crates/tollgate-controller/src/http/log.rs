@@ -39,11 +39,15 @@ pub async fn log(
         Some(path) => tokio::fs::File::open(path).await.ok(),
         None => None,
     };
-    let body = match (file, &source.digest) {
+    let body = match (file, source.digest.clone()) {
         (Some(file), _) => {
             Body::from_stream(follow(controller, source, file, query.follow, query.item))
         }
-        (None, Some(digest)) => Body::from(stored(&controller, digest).await?),
+        // Streamed like the file: a log may be hundreds of megabytes.
+        (None, Some(digest)) => {
+            let file = stored(&controller, &digest).await?;
+            Body::from_stream(follow(controller, source, file, false, query.item))
+        }
         (None, None) => {
             Body::from(format!("{}: no log yet ({})\n", query.item, source.state.as_str()))
         }
@@ -96,23 +100,25 @@ fn follow(
     })
 }
 
-/// A stored log, read from the store.
-async fn stored(controller: &Controller, digest: &str) -> Result<Vec<u8>, ControllerError> {
+/// A stored log, fetched from the store into a scratch file that is open and already
+/// unlinked, so that nothing is left behind however the response ends.
+async fn stored(controller: &Controller, digest: &str) -> Result<tokio::fs::File, ControllerError> {
     let digest: Digest = digest
         .parse()
         .map_err(|_| ControllerError::System(format!("`{digest}` is not a digest")))?;
     let store = controller.runner.store().clone();
     let scratch = controller.config.data_dir.join("tmp");
-    blocking(move || {
+    let file = blocking(move || {
         std::fs::create_dir_all(&scratch).map_err(|error| error.to_string())?;
         let folder = tempfile::tempdir_in(&scratch).map_err(|error| error.to_string())?;
-        let file = folder.path().join("log");
-        match store.fetch(&digest, &file) {
-            Ok(true) => std::fs::read(&file).map_err(|error| error.to_string()),
+        let path = folder.path().join("log");
+        match store.fetch(&digest, &path) {
+            Ok(true) => std::fs::File::open(&path).map_err(|error| error.to_string()),
             Ok(false) => Err(format!("the log {digest} is not in the store")),
             Err(error) => Err(error.to_string()),
         }
     })
     .await?
-    .map_err(ControllerError::System)
+    .map_err(ControllerError::System)?;
+    Ok(tokio::fs::File::from_std(file))
 }

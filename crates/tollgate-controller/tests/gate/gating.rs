@@ -24,6 +24,12 @@ async fn a_passing_change_is_merged_and_the_branch_moves_exactly_to_the_integrat
     assert!(states.iter().all(|(_, s)| *s == WorkItemState::Passed), "{states:?}");
     assert_eq!(gate.runs("lib-builds"), 1, "{states:?}");
     assert_eq!(gate.runs("app-builds"), 1);
+    // Staged again once merged: the same change, still merged, and nothing integrates.
+    let again = gate.stage(&[&change]).await;
+    assert_eq!((again[0].id, again[0].state), (staged[0].id, ChangeState::Merged));
+    let db = gate.controller().db();
+    let staging = db.changes("demo/app", "main", ChangeState::Staged).await.unwrap();
+    assert!(staging.is_empty(), "{staging:?}");
     gate.stop().await;
 }
 

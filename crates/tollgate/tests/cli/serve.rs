@@ -235,7 +235,8 @@ fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integrati
     assert_eq!(second.code, 2, "{}", second.stderr);
     assert!(second.stderr.contains("another tollgate serve is running"), "{}", second.stderr);
 
-    // Staging again is idempotent; --wait follows the resumed integration to its end.
+    // Staging again is idempotent, whether the resumed integration still runs or has merged
+    // already; --wait ends when the change does.
     let waited = site.cli(&["stage", "demo/app", "main", &change, "--wait"]);
     assert_eq!(waited.code, 0, "{}\n{}", waited.stdout, waited.stderr);
     let status = site.status();
@@ -250,6 +251,14 @@ fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integrati
     let log = site.cli(&["log", "demo/app:linux:Build"]);
     assert_eq!(log.code, 0, "{}", log.stderr);
     assert!(log.stdout.contains("building app"), "{}", log.stdout);
+    // Once the file is gone (logs cleaned up), the copy in the store is served, and its
+    // scratch copy is not left behind.
+    std::fs::remove_dir_all(site.path("data/logs")).unwrap();
+    let stored = site.cli(&["log", "demo/app:linux:Build"]);
+    assert_eq!(stored.code, 0, "{}", stored.stderr);
+    assert!(stored.stdout.contains("building app"), "{}", stored.stdout);
+    let scratch = std::fs::read_dir(site.path("data/tmp")).map_or(0, Iterator::count);
+    assert_eq!(scratch, 0, "nothing left in data/tmp");
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
