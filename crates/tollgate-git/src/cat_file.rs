@@ -14,11 +14,12 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use crate::{GitError, command, stderr_tail};
+use crate::piped::{self, Piped};
+use crate::{GitError, command};
 
 /// The command, also for errors about its answers.
 pub(crate) const ARGS: [&str; 2] = ["cat-file", "--batch-command"];
@@ -210,31 +211,9 @@ struct CatFile {
 
 impl CatFile {
     fn spawn(repo: &Path) -> Result<CatFile, GitError> {
-        let spawn_error = |source| GitError::Spawn {
-            repo: repo.to_owned(),
-            command: command::describe(&ARGS),
-            source,
-        };
-        let mut child = command::git(repo)
-            .args(ARGS)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_error)?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let stderr = child.stderr.take().expect("piped");
-        // git's stderr is drained as it comes, so that a chatty git can never block on a full
-        // pipe, and kept for the error message should the process die.
-        match stderr_tail::drain(stderr, "git-cat-file-stderr") {
-            Ok(drain) => Ok(CatFile { child, stdin, stdout, stderr: Some(drain) }),
-            Err(source) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(spawn_error(source))
-            }
-        }
+        let piped = piped::spawn(repo, &ARGS, "git-cat-file-stderr")?;
+        let Piped { child, stdin, stdout, stderr } = piped;
+        Ok(CatFile { child, stdin, stdout, stderr: Some(stderr) })
     }
 
     /// Sends the requests, at most [`IN_FLIGHT`] bytes ahead of the answers read, and hands

@@ -25,10 +25,10 @@ mod error;
 mod export;
 mod mirror;
 mod object_id;
+mod piped;
 mod ref_name;
 mod refs;
 mod repository;
-mod stderr_tail;
 #[cfg(test)]
 mod test_git;
 mod tree;

@@ -21,13 +21,14 @@
 use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::piped::{self, Piped};
 use crate::ref_name::is_valid_ref_name;
-use crate::{CommitId, GitError, command, stderr_tail};
+use crate::{CommitId, GitError, command};
 
 const ARGS: [&str; 3] = ["update-ref", "--stdin", "-z"];
 
@@ -242,29 +243,9 @@ struct UpdateRef {
 
 impl UpdateRef {
     fn spawn(repo: &Path) -> Result<UpdateRef, GitError> {
-        let spawn_error = |source| GitError::Spawn {
-            repo: repo.to_owned(),
-            command: command::describe(&ARGS),
-            source,
-        };
-        let mut child = command::git(repo)
-            .args(ARGS)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_error)?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let stderr = child.stderr.take().expect("piped");
-        match stderr_tail::drain(stderr, "git-update-ref-stderr") {
-            Ok(drain) => Ok(UpdateRef { child, stdin: Some(stdin), stdout, stderr: Some(drain) }),
-            Err(source) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(spawn_error(source))
-            }
-        }
+        let piped = piped::spawn(repo, &ARGS, "git-update-ref-stderr")?;
+        let Piped { child, stdin, stdout, stderr } = piped;
+        Ok(UpdateRef { child, stdin: Some(stdin), stdout, stderr: Some(stderr) })
     }
 
     /// Sends the transaction and reads git's answers; on failure, how many answers came.

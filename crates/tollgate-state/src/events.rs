@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::{Row, SqliteConnection};
 use tollgate_api::EventView;
 
-use crate::{Db, StateError, now_ms};
+use crate::{Db, Formed, StateError, now_ms};
 
 /// One entry, before it is written.
 pub(crate) struct Event<'a> {
@@ -17,7 +17,21 @@ pub(crate) struct Event<'a> {
     pub detail: Value,
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    /// An entry about `integration`; a change or a work item is added with struct update
+    /// syntax (`Event { work_item: Some(item), ..Event::of(…) }`).
+    pub(crate) fn of(integration: &'a Formed, kind: &'a str, detail: Value) -> Event<'a> {
+        Event {
+            kind,
+            project: &integration.project,
+            branch: &integration.branch,
+            integration: Some(integration.id),
+            change: None,
+            work_item: None,
+            detail,
+        }
+    }
+
     pub(crate) async fn append(self, tx: &mut SqliteConnection) -> Result<(), StateError> {
         sqlx::query(
             "INSERT INTO events (at, kind, project, branch, integration, change, work_item, detail)

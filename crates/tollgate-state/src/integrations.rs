@@ -91,7 +91,7 @@ impl Db {
             changes,
         };
         let detail = json!({ "base": base, "changes": listed });
-        event(&mut tx, &integration, "integration_started", detail).await?;
+        Event::of(&integration, "integration_started", detail).append(&mut tx).await?;
         tx.commit().await?;
         Ok(Some(integration))
     }
@@ -105,7 +105,7 @@ impl Db {
         commit: Option<&str>,
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
-        let (id, project, branch) = (integration.id, &integration.project, &integration.branch);
+        let id = integration.id;
         for (change, outcome) in merges {
             let (result, rejection) = match outcome {
                 MergeOutcome::FastForward => (MergeResult::FastForward, None),
@@ -129,14 +129,10 @@ impl Db {
                     .bind(change)
                     .execute(&mut *tx)
                     .await?;
+                let detail = serde_json::to_value(&rejection).unwrap_or_default();
                 Event {
-                    kind: "change_conflicted",
-                    project,
-                    branch,
-                    integration: Some(id),
                     change: Some(*change),
-                    work_item: None,
-                    detail: serde_json::to_value(&rejection).unwrap_or_default(),
+                    ..Event::of(integration, "change_conflicted", detail)
                 }
                 .append(&mut tx)
                 .await?;
@@ -150,7 +146,7 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 let detail = json!({ "base": integration.base, "commit": commit });
-                event(&mut tx, integration, "integration_formed", detail).await?;
+                Event::of(integration, "integration_formed", detail).append(&mut tx).await?;
             }
             None => {
                 finish(
@@ -186,7 +182,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         let detail = json!({ "decision": "reject", "rejection": rejection });
-        event(&mut tx, integration, "gate_decided", detail).await?;
+        Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
         tx.commit().await?;
         Ok(())
@@ -197,7 +193,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
         let detail = json!({ "decision": "merge", "commit": integration.commit });
-        event(&mut tx, integration, "gate_decided", detail).await?;
+        Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -213,7 +209,7 @@ impl Db {
         .await?;
         let event_detail =
             json!({ "result": "pushed", "commit": integration.commit, "how": detail });
-        event(&mut tx, integration, "pushed", event_detail).await?;
+        Event::of(integration, "pushed", event_detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Merged, None).await?;
         tx.commit().await?;
         Ok(())
@@ -325,24 +321,5 @@ async fn finish(
     .execute(&mut *tx)
     .await?;
     let detail = json!({ "state": state, "note": note });
-    event(tx, integration, "integration_finished", detail).await
-}
-
-async fn event(
-    tx: &mut SqliteConnection,
-    integration: &Formed,
-    kind: &str,
-    detail: serde_json::Value,
-) -> Result<(), StateError> {
-    Event {
-        kind,
-        project: &integration.project,
-        branch: &integration.branch,
-        integration: Some(integration.id),
-        change: None,
-        work_item: None,
-        detail,
-    }
-    .append(tx)
-    .await
+    Event::of(integration, "integration_finished", detail).append(tx).await
 }

@@ -50,17 +50,8 @@ impl Db {
         }
         if integration.state == IntegrationState::Forming {
             set_state(&mut tx, integration.id, IntegrationState::Running).await?;
-            Event {
-                kind: "planned",
-                project: &integration.project,
-                branch: &integration.branch,
-                integration: Some(integration.id),
-                change: None,
-                work_item: None,
-                detail: json!({ "work_items": items.len() }),
-            }
-            .append(&mut tx)
-            .await?;
+            let detail = json!({ "work_items": items.len() });
+            Event::of(integration, "planned", detail).append(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -85,7 +76,9 @@ impl Db {
         .bind(item)
         .execute(&mut *tx)
         .await?;
-        item_event(&mut tx, integration, item, "work_item_started", json!({ "log": log_path }))
+        let detail = json!({ "log": log_path });
+        Event { work_item: Some(item), ..Event::of(integration, "work_item_started", detail) }
+            .append(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -119,7 +112,9 @@ impl Db {
             _ => "work_item_finished",
         };
         let detail = json!({ "state": end.state, "failure": end.failure, "log": end.log_digest });
-        item_event(&mut tx, integration, item, kind, detail).await?;
+        Event { work_item: Some(item), ..Event::of(integration, kind, detail) }
+            .append(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -139,7 +134,9 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         let detail = json!({ "error": error, "retry_in_ms": delay_ms });
-        item_event(&mut tx, integration, item, "work_item_retried", detail).await?;
+        Event { work_item: Some(item), ..Event::of(integration, "work_item_retried", detail) }
+            .append(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -154,17 +151,8 @@ impl Db {
         .bind(integration.id)
         .fetch_all(&mut *tx)
         .await?;
-        Event {
-            kind: "recovered",
-            project: &integration.project,
-            branch: &integration.branch,
-            integration: Some(integration.id),
-            change: None,
-            work_item: None,
-            detail: json!({ "state": integration.state, "run_again": items }),
-        }
-        .append(&mut tx)
-        .await?;
+        let detail = json!({ "state": integration.state, "run_again": items });
+        Event::of(integration, "recovered", detail).append(&mut tx).await?;
         tx.commit().await?;
         Ok(items)
     }
@@ -264,24 +252,4 @@ pub fn log_link(integration: i64, item: &str) -> String {
         }
     }
     format!("{}?integration={integration}&item={encoded}", tollgate_api::routes::LOG)
-}
-
-async fn item_event(
-    tx: &mut sqlx::SqliteConnection,
-    integration: &Formed,
-    item: &str,
-    kind: &str,
-    detail: serde_json::Value,
-) -> Result<(), StateError> {
-    Event {
-        kind,
-        project: &integration.project,
-        branch: &integration.branch,
-        integration: Some(integration.id),
-        change: None,
-        work_item: Some(item),
-        detail,
-    }
-    .append(tx)
-    .await
 }

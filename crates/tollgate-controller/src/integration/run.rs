@@ -353,7 +353,9 @@ impl<'a> Run<'a> {
     }
 }
 
-/// One work item: reused from the store without a slot, or run on one.
+/// One work item: reused from the store without a slot, or run on one. The runner looks in
+/// the store again once the slot is taken: another branch's integration may have stored the
+/// same build key while this one waited.
 async fn run_item(
     controller: &Controller,
     plan: &Plan,
