@@ -60,11 +60,22 @@ impl Config {
         }
     }
 
-    /// Reads a TOML file over the defaults; the error names the file, line and field.
+    /// Reads a TOML file over the defaults; the error names the file, line and field. A
+    /// relative path in the file is taken from the file's folder, as a reader of the file
+    /// would take it, not from wherever the service was started.
     pub fn read(path: &Path, data_dir: PathBuf) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        Config::parse(&text, data_dir).map_err(|error| format!("{}: {error}", path.display()))
+        let mut config = Config::parse(&text, data_dir)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let folder = std::path::absolute(path)
+            .map_err(|error| format!("{}: {error}", path.display()))?
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_owned);
+        config.data_dir = folder.join(&config.data_dir);
+        config.work_dir = config.work_dir.map(|dir| folder.join(dir));
+        config.writable = config.writable.iter().map(|dir| folder.join(dir)).collect();
+        Ok(config)
     }
 
     pub fn parse(text: &str, data_dir: PathBuf) -> Result<Config, String> {
@@ -151,6 +162,19 @@ mod tests {
         assert_eq!(config.poll_interval, Duration::from_millis(250));
         assert_eq!(config.projects[0].branches, vec!["main".to_owned()]);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn relative_paths_in_a_file_are_taken_from_its_folder() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("tollgate.toml");
+        let text =
+            "data_dir = \"data\"\nwork_dir = \"../work\"\nwritable = [\"/ccache\", \"cache\"]\n";
+        std::fs::write(&file, text).unwrap();
+        let config = Config::read(&file, PathBuf::from("/default")).unwrap();
+        assert_eq!(config.data_dir, folder.path().join("data"));
+        assert_eq!(config.work_dir, Some(folder.path().join("../work")));
+        assert_eq!(config.writable, [PathBuf::from("/ccache"), folder.path().join("cache")]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod demo;
 mod events;
 mod json_text;
 mod log;
+mod paths;
 mod plan;
 mod plan_json;
 mod plan_table;
@@ -90,11 +91,11 @@ pub struct RunItemArgs {
     pub sources: SourceArgs,
     /// Where the store, the workspaces and the logs live [default: $XDG_DATA_HOME/tollgate or
     /// ~/.local/share/tollgate].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = paths::absolute)]
     pub data_dir: Option<PathBuf>,
     /// Where workspaces are made [default: DATA_DIR/work]. A fast disk or a tmpfs makes small
     /// work items faster; the sources, the build and the install trees of a work item go there.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = paths::absolute)]
     pub work_dir: Option<PathBuf>,
     /// Keeps the workspace afterwards, for debugging.
     #[arg(long)]
@@ -103,7 +104,7 @@ pub struct RunItemArgs {
     #[arg(long)]
     pub no_sandbox: bool,
     /// A host folder the work item may write (a compiler cache); may be repeated.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = paths::absolute)]
     pub writable: Vec<PathBuf>,
     /// The most bytes the log may hold; output past it is dropped.
     #[arg(long, value_name = "BYTES")]

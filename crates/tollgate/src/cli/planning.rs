@@ -11,7 +11,7 @@ use tollgate_sources::SourcesDir;
 pub struct SourceArgs {
     /// A folder with one folder per project (`DIR/qt/qtbase`), each a git repository or a plain
     /// folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::paths::absolute)]
     pub sources: PathBuf,
     /// The project whose `coin/platform_configs/` holds the configurations (`qt/qt5`). Without
     /// it, the project's own folder is used.

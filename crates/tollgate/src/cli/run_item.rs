@@ -158,9 +158,9 @@ fn with_dependencies<'p>(plan: &'p Plan, item: &'p WorkItem) -> Vec<&'p WorkItem
 /// `$XDG_DATA_HOME/tollgate`, or `~/.local/share/tollgate`.
 pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("tollgate"));
+        return Ok(std::path::absolute(PathBuf::from(dir).join("tollgate"))?);
     }
     let home = std::env::var_os("HOME")
         .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
-    Ok(PathBuf::from(home).join(".local/share/tollgate"))
+    Ok(std::path::absolute(PathBuf::from(home).join(".local/share/tollgate"))?)
 }

@@ -18,11 +18,11 @@ use super::{EXIT_SYSTEM, EXIT_USAGE, demo};
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// A TOML file: listen, data_dir, slots, poll_interval, sandbox, [[project]]...
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = super::paths::absolute)]
     pub config: Option<PathBuf>,
     /// Where the state, the store, the mirrors and the logs live [default: $XDG_DATA_HOME/tollgate
     /// or ~/.local/share/tollgate].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::paths::absolute)]
     pub data_dir: Option<PathBuf>,
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR")]
@@ -34,7 +34,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
     /// Where workspaces are made [default: DATA_DIR/work]; a tmpfs makes small work items faster.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = super::paths::absolute)]
     pub work_dir: Option<PathBuf>,
     /// Runs work items without the bubblewrap sandbox, with this user's rights.
     #[arg(long)]

@@ -139,3 +139,16 @@ fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
     let path = std::env::var_os("PATH").ok_or(())?;
     std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.exists()).ok_or(())
 }
+
+#[test]
+fn relative_data_and_sources_folders_are_taken_from_the_current_folder() {
+    let here = tempfile::tempdir().unwrap();
+    copy_tree(&examples(), &here.path().join("examples"));
+    let run = run(Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["run-item", "demo/libgreet:debian-12:Build"])
+        .args(["--sources", "examples", "--data-dir", "data"])
+        .current_dir(here.path()));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("demo/libgreet:debian-12:Build passed"), "{}", run.stderr);
+    assert!(here.path().join("data/store").is_dir(), "the store is under ./data");
+}

@@ -109,14 +109,19 @@ impl Site {
     }
 
     fn serve(&self) -> Child {
+        self.serve_with(&[
+            "--config",
+            path_str(&self.config),
+            "--data-dir",
+            path_str(&self.path("data")),
+        ])
+    }
+
+    /// `tollgate serve ARGS`, started in the site's folder.
+    fn serve_with(&self, args: &[&str]) -> Child {
         let child = self
-            .tollgate_command(&[
-                "serve",
-                "--config",
-                path_str(&self.config),
-                "--data-dir",
-                path_str(&self.path("data")),
-            ])
+            .tollgate_command(&[&["serve"], args].concat())
+            .current_dir(self.tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -259,6 +264,19 @@ fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integrati
     assert!(stored.stdout.contains("building app"), "{}", stored.stdout);
     let scratch = std::fs::read_dir(site.path("data/tmp")).map_or(0, Iterator::count);
     assert_eq!(scratch, 0, "nothing left in data/tmp");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+#[test]
+fn a_service_started_with_relative_folders_gates_a_change() {
+    let site = Site::new();
+    let mut serve = site.serve_with(&["--config", "tollgate.toml", "--data-dir", "data"]);
+    let change = site.change("relative", &["relative"]);
+    let waited = site.cli(&["stage", "demo/app", "main", &change, "--wait"]);
+    assert_eq!(waited.code, 0, "{}\n{}", waited.stdout, waited.stderr);
+    assert_eq!(site.tip(), change);
+    assert!(site.path("data/state.sqlite").is_file(), "the state is under ./data");
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
