@@ -18,7 +18,8 @@ pub async fn stale_runs(work_root: &Path, scratch: &Path) {
             for entry in entries.flatten() {
                 let path = entry.path();
                 let removed = match entry.file_type() {
-                    Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(&path),
+                    // A workspace's sources layer holds overlayfs's folder without permissions.
+                    Ok(kind) if kind.is_dir() => tollgate_runner::workspace::remove_tree(&path),
                     _ => std::fs::remove_file(&path),
                 };
                 match removed {

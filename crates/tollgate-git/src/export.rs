@@ -21,9 +21,9 @@ use crate::{CommitId, GitError, TreeOid, command};
 /// One thing to write, below the folder of the export.
 #[derive(Debug)]
 pub(crate) struct Item {
-    path: PathBuf,
-    kind: Kind,
-    id: String,
+    pub(crate) path: PathBuf,
+    pub(crate) kind: Kind,
+    pub(crate) id: String,
 }
 
 /// The export of one commit from one repository.
@@ -75,16 +75,18 @@ impl Export<'_> {
     /// umask; a symlink to the blob's content; a gitlink as an empty folder. Nothing already
     /// there is overwritten or followed. The folders first, then each file as git hands it over.
     pub(crate) fn write(&self, items: &[Item], dest: &Path) -> Result<(), GitError> {
-        let io_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| GitError::Io { path, source }
-        };
         let (folders, files): (Vec<_>, Vec<_>) =
             items.iter().partition(|item| matches!(item.kind, Kind::Tree | Kind::Gitlink));
         for folder in folders {
             let path = dest.join(&folder.path);
             fs::create_dir(&path).map_err(io_error(&path))?;
         }
+        self.write_files(&files, dest)
+    }
+
+    /// Writes each of `files` (no folders) below `dest`, whose folders exist, as
+    /// [`Self::write`] does.
+    pub(crate) fn write_files(&self, files: &[&Item], dest: &Path) -> Result<(), GitError> {
         let ids: Vec<_> = files.iter().map(|file| file.id.as_str()).collect();
         self.objects.read_each(&ids, |index, blob| {
             let file = files[index];
@@ -107,7 +109,11 @@ impl Export<'_> {
 
     /// The contents of the objects `wanted` (an id, and where the tree has it), which the trees
     /// say are of type `kind`.
-    fn objects(&self, wanted: &[(&str, &PathBuf)], kind: &str) -> Result<Vec<Vec<u8>>, GitError> {
+    pub(crate) fn objects(
+        &self,
+        wanted: &[(&str, &PathBuf)],
+        kind: &str,
+    ) -> Result<Vec<Vec<u8>>, GitError> {
         let ids: Vec<_> = wanted.iter().map(|(id, _)| *id).collect();
         let answers = self.objects.read_many(&ids)?;
         let checked = wanted.iter().zip(answers);
@@ -131,7 +137,7 @@ impl Export<'_> {
         }
     }
 
-    fn corrupt(&self, path: &Path, what: &str) -> GitError {
+    pub(crate) fn corrupt(&self, path: &Path, what: &str) -> GitError {
         GitError::Output {
             repo: self.repo.to_owned(),
             command: command::describe(&cat_file::ARGS),
@@ -140,9 +146,14 @@ impl Export<'_> {
     }
 }
 
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + use<> {
+    let path = path.to_owned();
+    move |source| GitError::Io { path, source }
+}
+
 /// A name `read-tree` refuses everywhere, because writing it would leave the folder or write
 /// into a repository: empty, `.`, `..`, `.git` in any case, or holding a `/`.
-fn is_hostile(name: &[u8]) -> bool {
+pub(crate) fn is_hostile(name: &[u8]) -> bool {
     matches!(name, b"" | b"." | b"..") || name.eq_ignore_ascii_case(b".git") || name.contains(&b'/')
 }
 
@@ -150,7 +161,7 @@ fn is_hostile(name: &[u8]) -> bool {
 /// spellings of `.git` that `core.protectNTFS` (on by default) and `core.protectHFS` refuse
 /// (`.git.`, `git~1`, `.git::$INDEX_ALLOCATION`, `.g\u{200c}it`), a backslash, a `.gitmodules`
 /// symlink, and `.gitattributes`. Matching more than git does costs only git's slower path.
-fn defers_to_git(name: &[u8], kind: Kind) -> bool {
+pub(crate) fn defers_to_git(name: &[u8], kind: Kind) -> bool {
     // HFS ignores some Unicode code points in names: compare without any non-ASCII.
     let folded: Vec<u8> =
         name.iter().filter(|b| b.is_ascii()).map(u8::to_ascii_lowercase).collect();

@@ -18,6 +18,15 @@ use crate::{CommitId, CommitInfo, GitError, TreeOid, command, commit};
 /// the same as with one.
 const PARALLEL_CHECKOUT: [&str; 2] = ["-c", "checkout.workers=0"];
 
+/// How [`Repository::export_to`] wrote a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Each blob as it is: [`Repository::write_layer`] can make a layer over it.
+    FromObjects,
+    /// By git's checkout, which may have converted files.
+    ByCheckout,
+}
+
 pub struct Repository {
     path: PathBuf,
     objects: ObjectReader,
@@ -131,20 +140,50 @@ impl Repository {
     /// checkout would write the blobs as they are: no process and no scratch folder per work
     /// item. Otherwise git writes them, see [`Self::checkout_to`]. On error `dest` may hold part
     /// of the tree.
-    pub fn export_to(&self, commit: &CommitId, dest: &Path) -> Result<bool, GitError> {
+    pub fn export_to(&self, commit: &CommitId, dest: &Path) -> Result<Option<Written>, GitError> {
         let Some(tree) = self.tree_of(commit)? else {
-            return Ok(false);
+            return Ok(None);
         };
         let dest = absolute(dest)?;
         if !self.conversions()?.may_apply()? {
             let export = Export { objects: &self.objects, repo: &self.path, commit };
             if let Some(items) = export.plan(&tree)? {
                 export.write(&items, &dest)?;
-                return Ok(true);
+                return Ok(Some(Written::FromObjects));
             }
         }
         self.checkout_to(&tree, &dest)?;
-        Ok(true)
+        Ok(Some(Written::ByCheckout))
+    }
+
+    /// Writes into `dest`, an existing empty folder, an overlayfs layer that, over an export
+    /// of tree `base` written [`Written::FromObjects`], reads as an export of `commit`: the
+    /// files that changed, the folders on their way, and a whiteout for each path that is
+    /// gone. It reads only the subtrees that differ, so its cost follows the change, not the
+    /// tree. The number of paths changed, or `None` when a layer would not be what an export
+    /// writes (a checkout conversion may apply, a changed name is one git treats specially, a
+    /// folder became a submodule), or when there is no such commit or base tree: export in
+    /// full then. On error `dest` may hold part of the layer.
+    pub fn write_layer(
+        &self,
+        base: &TreeOid,
+        commit: &CommitId,
+        dest: &Path,
+    ) -> Result<Option<usize>, GitError> {
+        let Some(tree) = self.tree_of(commit)? else {
+            return Ok(None);
+        };
+        let base_is_tree =
+            matches!(self.objects.info(base.as_str())?, Some((_, kind)) if kind == "tree");
+        if !base_is_tree || self.conversions()?.may_apply()? {
+            return Ok(None);
+        }
+        let export = Export { objects: &self.objects, repo: &self.path, commit };
+        let Some(layer) = export.layer(base, &tree)? else {
+            return Ok(None);
+        };
+        export.write_layer(&layer, &absolute(dest)?)?;
+        Ok(Some(layer.changed()))
     }
 
     /// [`Self::export_to`] by git: `read-tree` into a scratch index, then `checkout-index

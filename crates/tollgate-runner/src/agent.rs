@@ -253,21 +253,21 @@ impl Agent {
     /// The host path of an agent path, refused when it is not the work item's, also through a
     /// link.
     fn host(&self, path: &str) -> Result<PathBuf, Report> {
-        let host = self.workspace.host_path(path).map_err(Report::Failed)?;
-        let mut existing = host.as_path();
-        while fs::symlink_metadata(existing).is_err() {
+        let plain = self.workspace.plain_path(path).map_err(Report::Failed)?;
+        let mut existing = plain.as_path();
+        while fs::symlink_metadata(self.workspace.reach(existing)).is_err() {
             match existing.parent() {
                 Some(parent) => existing = parent,
                 None => break,
             }
         }
-        let resolved = fs::canonicalize(existing).map_err(|e| io_report(path, e))?;
+        let resolved = self.workspace.resolve(existing).map_err(|e| io_report(path, e))?;
         if !resolved.starts_with(self.workspace.root()) {
             return Err(Report::Failed(format!(
                 "`{path}` leads out of the work item's folders through a link"
             )));
         }
-        Ok(host)
+        Ok(self.workspace.reach(&plain))
     }
 
     /// The files of list `name` that lie under `dir`, relative to it.

@@ -12,7 +12,9 @@ pub mod log;
 mod process;
 mod runner;
 pub mod sandbox;
+pub mod tree_cache;
 pub mod workspace;
 
 pub use runner::{DEFAULT_LOG_CAP, Finished, Runner, RunnerOptions, summary};
 pub use sandbox::{Sandbox, SandboxError};
+pub use tree_cache::TreeCache;

@@ -14,7 +14,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -29,7 +30,9 @@ use tollgate_store::{Record, RecordFailure, RecordOutcome, Store};
 
 use crate::agent::Agent;
 use crate::log::Log;
+use crate::sandbox::Overlay;
 use crate::sandbox::Sandbox;
+use crate::tree_cache::{Made, TreeCache};
 use crate::workspace::Workspace;
 
 /// How the runner works; one per hypervisor.
@@ -54,7 +57,14 @@ pub struct RunnerOptions {
     pub hidden: Vec<PathBuf>,
     /// The agent's login environment: what every work item starts with.
     pub agent_env: BTreeMap<String, String>,
+    /// Where the tree cache keeps each source tree once (see [`crate::tree_cache`]), and the
+    /// most bytes it may hold.
+    pub tree_cache: PathBuf,
+    pub tree_cache_limit: u64,
 }
+
+/// The tree cache's default size: a few dozen trees of a large project, or their layers.
+pub const DEFAULT_TREE_CACHE_LIMIT: u64 = 10 << 30;
 
 /// The default log cap: enough for a verbose Qt build, not for a runaway loop.
 pub const DEFAULT_LOG_CAP: u64 = 256 << 20;
@@ -77,6 +87,8 @@ impl RunnerOptions {
             writable: Vec::new(),
             hidden: vec![data_dir.to_owned()],
             agent_env,
+            tree_cache: data_dir.join("trees"),
+            tree_cache_limit: DEFAULT_TREE_CACHE_LIMIT,
         }
     }
 }
@@ -100,6 +112,11 @@ pub struct Runner {
     sources: Arc<SourcesDir>,
     sandbox: Sandbox,
     options: RunnerOptions,
+    /// Opened on the first work item that can use it; `None` inside when it cannot be used on
+    /// this machine (no sandbox, no overlayfs, the folder unusable), said once in the log.
+    trees: OnceLock<Option<TreeCache>>,
+    /// overlayfs failed once: the cache is not used again by this runner.
+    overlay_failed: AtomicBool,
 }
 
 impl Runner {
@@ -109,7 +126,14 @@ impl Runner {
         sandbox: Sandbox,
         options: RunnerOptions,
     ) -> Runner {
-        Runner { store, sources, sandbox, options }
+        Runner {
+            store,
+            sources,
+            sandbox,
+            options,
+            trees: OnceLock::new(),
+            overlay_failed: AtomicBool::new(false),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -245,7 +269,7 @@ impl Runner {
             Ok(records) => agent.dependencies = records,
             Err(message) => return (Outcome::Error(failure_at(item, &message)), Some(agent)),
         }
-        if let Err(report) = self.prepare(item, &agent).await {
+        if let Err(report) = self.prepare(item, &mut agent).await {
             let outcome = match report {
                 Report::Failed(message) => Outcome::Failed(failure_at(item, &message)),
                 Report::Cancelled => Outcome::Cancelled,
@@ -348,24 +372,35 @@ impl Runner {
 
     /// Sources into `{{.SourceDir}}`, then the dependencies' module archives into
     /// `{{.AgentWorkingDir}}`.
-    async fn prepare(&self, item: &WorkItem, agent: &Agent) -> Result<(), Report> {
-        let source_dir = agent
-            .workspace
-            .host_path(&agent.workspace.layout().source_dir)
-            .map_err(Report::Error)?;
-        let (sources, pin, clone) = (self.sources.clone(), item.module.clone(), item.git_clone);
-        spawn_blocking(move || match clone {
-            true => sources.export_clone(&pin, &source_dir),
-            false => sources.export(&pin, &source_dir),
-        })
-        .await
-        .map_err(|e| Report::Error(e.to_string()))?
-        .map_err(|e| Report::Error(format!("cannot export the sources of {}: {e}", item.module)))?;
-        agent.log.sys(&format!(
-            "sources of {} in {}",
-            item.module,
-            agent.workspace.layout().source_dir
-        ));
+    async fn prepare(&self, item: &WorkItem, agent: &mut Agent) -> Result<(), Report> {
+        let layout = agent.workspace.layout().clone();
+        let source_dir = agent.workspace.plain_path(&layout.source_dir).map_err(Report::Error)?;
+        let cached = match self.tree_cache() {
+            Some(cache) if !item.git_clone => {
+                self.mount_sources(cache, item, agent, &source_dir).await?
+            }
+            _ => None,
+        };
+        match cached {
+            Some(how) => agent.log.sys(&format!(
+                "sources of {} in {} from the tree cache ({how})",
+                item.module, layout.source_dir
+            )),
+            None => {
+                let (sources, pin, clone) =
+                    (self.sources.clone(), item.module.clone(), item.git_clone);
+                spawn_blocking(move || match clone {
+                    true => sources.export_clone(&pin, &source_dir),
+                    false => sources.export(&pin, &source_dir),
+                })
+                .await
+                .map_err(|e| Report::Error(e.to_string()))?
+                .map_err(|e| {
+                    Report::Error(format!("cannot export the sources of {}: {e}", item.module))
+                })?;
+                agent.log.sys(&format!("sources of {} in {}", item.module, layout.source_dir));
+            }
+        }
         for record in &agent.dependencies {
             let Some(digest) = record.artifacts.get("artifacts.tar.gz") else {
                 agent.log.sys(&format!(
@@ -378,6 +413,71 @@ impl Runner {
             agent.log.sys(&format!("installed the build of {} ({digest})", record.work_item));
         }
         Ok(())
+    }
+
+    /// The tree cache, opened on first use; `None` where it cannot serve: without the sandbox
+    /// (there is no mount namespace to put the copy-on-write mount in), with kept workspaces
+    /// (a kept workspace must hold its sources after the mount is gone), or when its folder
+    /// cannot be used. Each is said once in the service's log.
+    fn tree_cache(&self) -> Option<&TreeCache> {
+        let opened = self.trees.get_or_init(|| {
+            if !self.sandbox.is_on() {
+                tracing::warn!("no sandbox: each work item's sources are copied in full (no tree cache)");
+                return None;
+            }
+            if self.options.keep_workspaces {
+                tracing::info!("workspaces are kept: each work item's sources are copied in full");
+                return None;
+            }
+            let (root, limit) = (&self.options.tree_cache, self.options.tree_cache_limit);
+            match TreeCache::open(root, limit) {
+                Ok(cache) => Some(cache),
+                Err(error) => {
+                    tracing::warn!(path = %root.display(), %error, "the tree cache cannot be used; sources are copied in full");
+                    None
+                }
+            }
+        });
+        opened.as_ref().filter(|_| !self.overlay_failed.load(Ordering::Relaxed))
+    }
+
+    /// The item's tree from the cache, mounted copy-on-write at `source_dir`: how it was found
+    /// or made. `None` when overlayfs cannot be mounted here (said once; every later work item
+    /// copies its sources in full).
+    async fn mount_sources(
+        &self,
+        cache: &TreeCache,
+        item: &WorkItem,
+        agent: &mut Agent,
+        source_dir: &std::path::Path,
+    ) -> Result<Option<String>, Report> {
+        let (cache, sources) = (cache.clone(), self.sources.clone());
+        let (pin, tree) = (item.module.clone(), item.tree.clone());
+        let lease =
+            blocking(move || cache.lease(&sources, &pin, &tree)).await.map_err(Report::Error)?;
+        let layer = agent.workspace.sources_layer_dir();
+        let (upper, work) = (layer.join("upper"), layer.join("work"));
+        for dir in [&upper, &work, &source_dir.to_owned()] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Report::Error(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let lower = lease.lower.clone();
+        let target = source_dir.to_owned();
+        let mounted = blocking(move || Overlay::mount(&lower, &upper, &work, &target)).await;
+        match mounted {
+            Ok(overlay) => {
+                let how = describe_made(&lease.how);
+                agent.workspace.set_sources(overlay, lease);
+                Ok(Some(how))
+            }
+            Err(error) => {
+                if !self.overlay_failed.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "overlayfs cannot be mounted here; each work item's sources are copied in full");
+                }
+                agent.log.sys(&format!("no tree cache: {error}"));
+                Ok(None)
+            }
+        }
     }
 
     /// `ScheduleUploadTestResults`: `{{.AgentWorkingDir}}/testresults`, also after a failure.
@@ -555,5 +655,13 @@ async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     match spawn_blocking(work).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(error) => Err(format!("an internal task failed: {error}")),
+    }
+}
+
+fn describe_made(made: &Made) -> String {
+    match made {
+        Made::Cached => "cached".to_owned(),
+        Made::Layer { paths, base } => format!("made now: {paths} paths changed over {base}"),
+        Made::Full { paths } => format!("made now: exported in full, {paths} paths"),
     }
 }

@@ -20,6 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate_core::run::Layout;
 use tollgate_core::source::ProjectName;
 
+use crate::sandbox::Overlay;
+use crate::tree_cache::Lease;
+
 /// The agent's home inside the sandbox.
 pub const AGENT_HOME: &str = "/home/qt";
 
@@ -28,6 +31,16 @@ pub struct Workspace {
     root: PathBuf,
     home: String,
     layout: Layout,
+    /// The sources' copy-on-write mount, when they come from the tree cache.
+    sources: Option<Sources>,
+}
+
+/// The mount over a cached tree, and the lease that keeps the tree in the cache: the mount
+/// goes first (fields drop in order), then the tree may be evicted.
+#[derive(Debug)]
+struct Sources {
+    overlay: Overlay,
+    _lease: Lease,
 }
 
 impl Workspace {
@@ -52,7 +65,7 @@ impl Workspace {
             })?,
         };
         let layout = Layout::new(&format!("{home}/work"), project, num_cpu);
-        Ok(Workspace { root, home, layout })
+        Ok(Workspace { root, home, layout, sources: None })
     }
 
     /// The folder on the host.
@@ -78,9 +91,80 @@ impl Workspace {
         self.root.join("tmp")
     }
 
-    /// Where the agent's path `path` is on the host. Only paths in the agent's home belong to
-    /// the work item; `..` is resolved by name, and links are checked when the path is used.
+    /// The folder that takes the writes to the sources' mount (`upper/`, `work/`), beside the
+    /// workspace, where the work item does not see it.
+    pub fn sources_layer_dir(&self) -> PathBuf {
+        let mut dir = self.root.clone().into_os_string();
+        dir.push(".sources");
+        PathBuf::from(dir)
+    }
+
+    /// From now on the runner reaches the workspace through the mount's namespace.
+    pub(crate) fn set_sources(&mut self, overlay: Overlay, lease: Lease) {
+        self.sources = Some(Sources { overlay, _lease: lease });
+    }
+
+    pub(crate) fn sources(&self) -> Option<&Overlay> {
+        self.sources.as_ref().map(|sources| &sources.overlay)
+    }
+
+    /// Where the agent's path `path` is on the host, as the runner reaches it: through the
+    /// sources' mount namespace when there is one (see [`Self::reach`]).
     pub fn host_path(&self, path: &str) -> Result<PathBuf, String> {
+        self.plain_path(path).map(|plain| self.reach(&plain))
+    }
+
+    /// A host path, as the runner reaches it: the sources' mount is only in its namespace, so
+    /// through `/proc/PID/root` when there is one.
+    pub fn reach(&self, plain: &Path) -> PathBuf {
+        match self.sources() {
+            Some(overlay) => overlay.view().join(plain.strip_prefix("/").unwrap_or(plain)),
+            None => plain.to_owned(),
+        }
+    }
+
+    /// `plain` with every link on its way followed, as `realpath` does, but in the namespace
+    /// the runner reaches the files in: resolving `/proc/PID/root/...` by name would leave it.
+    pub fn resolve(&self, plain: &Path) -> io::Result<PathBuf> {
+        let mut resolved = PathBuf::from("/");
+        let mut pending: Vec<_> =
+            plain.components().rev().map(|c| c.as_os_str().to_owned()).collect();
+        let mut links = 0;
+        while let Some(part) = pending.pop() {
+            match Path::new(&part).components().next() {
+                Some(Component::Normal(name)) => {
+                    let candidate = resolved.join(name);
+                    let reached = self.reach(&candidate);
+                    if !fs::symlink_metadata(&reached)?.is_symlink() {
+                        resolved = candidate;
+                        continue;
+                    }
+                    links += 1;
+                    if links > 40 {
+                        return Err(io::Error::other(format!(
+                            "too many links at {}",
+                            plain.display()
+                        )));
+                    }
+                    let target = fs::read_link(&reached)?;
+                    if target.is_absolute() {
+                        resolved = PathBuf::from("/");
+                    }
+                    pending.extend(target.components().rev().map(|c| c.as_os_str().to_owned()));
+                }
+                Some(Component::ParentDir) => {
+                    resolved.pop();
+                }
+                _ => {}
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Where the agent's path `path` is on the host, outside any mount namespace. Only paths
+    /// in the agent's home belong to the work item; `..` is resolved by name, and links are
+    /// checked when the path is used.
+    pub fn plain_path(&self, path: &str) -> Result<PathBuf, String> {
         let mut normal = PathBuf::from("/");
         for component in Path::new(path).components() {
             match component {
@@ -102,8 +186,16 @@ impl Workspace {
         }
     }
 
-    /// Deletes the workspace. Files the build made read-only are made writable first.
-    pub fn remove(self) -> io::Result<()> {
+    /// Deletes the workspace, after its sources' mount. Files the build made read-only are made
+    /// writable first.
+    pub fn remove(mut self) -> io::Result<()> {
+        let layer = self.sources.take().map(|sources| {
+            drop(sources);
+            self.sources_layer_dir()
+        });
+        if let Some(layer) = layer {
+            remove_tree(&layer)?;
+        }
         remove_tree(&self.root)
     }
 }
@@ -133,7 +225,9 @@ fn fresh_dir(parent: &Path, slug: &str) -> io::Result<PathBuf> {
     }
 }
 
-pub(crate) fn remove_tree(root: &Path) -> io::Result<()> {
+/// Removes `root` and all it holds, also folders left without permissions (by a build, or by
+/// overlayfs for its own work); a missing `root` is no error.
+pub fn remove_tree(root: &Path) -> io::Result<()> {
     match fs::remove_dir_all(root) {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tollgate_core::source::{Pin, ProjectName, RepoPath, Revision, SourceError, TreeId};
-use tollgate_git::{CommitId, GitError, Repository};
+use tollgate_git::{CommitId, GitError, Repository, TreeOid, Written};
 
 use crate::sources_dir::empty_folder;
 
@@ -41,23 +41,38 @@ impl GitProject {
     }
 
     /// The commit's files from git objects, never the work tree; with `clone`, a clone of its
-    /// own checked out detached at the commit.
+    /// own checked out detached at the commit. Whether a layer can be made over the export.
     pub(crate) fn export(
         &self,
         revision: &Revision,
         dest: &Path,
         clone: bool,
-    ) -> Result<(), SourceError> {
+    ) -> Result<bool, SourceError> {
         let commit = self.commit(revision)?;
         empty_folder(dest)?;
         let written = match clone {
-            true => self.repository.clone_to(&commit, dest),
-            false => self.repository.export_to(&commit, dest),
+            true => self.repository.clone_to(&commit, dest).map(|cloned| cloned.then_some(false)),
+            false => {
+                let written = self.repository.export_to(&commit, dest);
+                written.map(|written| written.map(|how| how == Written::FromObjects))
+            }
         };
-        match written.map_err(unavailable)? {
-            true => Ok(()),
-            false => Err(self.vanished(&commit)),
-        }
+        written.map_err(unavailable)?.ok_or_else(|| self.vanished(&commit))
+    }
+
+    /// See [`crate::SourcesDir::write_layer`].
+    pub(crate) fn write_layer(
+        &self,
+        base: &TreeId,
+        revision: &Revision,
+        dest: &Path,
+    ) -> Result<Option<usize>, SourceError> {
+        let Some(base) = base.as_str().strip_prefix("git:").and_then(TreeOid::parse) else {
+            return Ok(None);
+        };
+        let commit = self.commit(revision)?;
+        empty_folder(dest)?;
+        self.repository.write_layer(&base, &commit, dest).map_err(unavailable)
     }
 
     pub(crate) fn resolve(&self, reference: &str) -> Result<Revision, SourceError> {

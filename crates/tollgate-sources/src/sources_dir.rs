@@ -61,9 +61,33 @@ impl SourcesDir {
     /// anything is refused as [`SourceError::Unavailable`]: it is the caller's workspace, not
     /// the input, that is wrong. On a failure part way, `dest` may hold part of the tree.
     pub fn export(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
+        self.export_layerable(pin, dest).map(|_| ())
+    }
+
+    /// [`Self::export`], and whether [`Self::write_layer`] can make layers over what it wrote:
+    /// only over a git tree written blob for blob, with no checkout conversion.
+    pub fn export_layerable(&self, pin: &Pin, dest: &Path) -> Result<bool, SourceError> {
         match &*self.project(&pin.project)? {
             Project::Git(git) => git.export(&pin.revision, dest, false),
-            Project::Plain(plain) => export_plain(plain, dest),
+            Project::Plain(plain) => export_plain(plain, dest).map(|()| false),
+        }
+    }
+
+    /// Writes into `dest` (created if missing; must be empty or absent) an overlayfs layer that,
+    /// over an export of the tree `base` of the same project made by
+    /// [`Self::export_layerable`] (which said it can), reads as an export of `pin`. The cost
+    /// follows the paths that differ, not the size of the tree. The number of paths changed;
+    /// `None` when a layer cannot be exact (a plain folder, a checkout conversion, a name git
+    /// treats specially, a base git no longer has): export in full then.
+    pub fn write_layer(
+        &self,
+        base: &TreeId,
+        pin: &Pin,
+        dest: &Path,
+    ) -> Result<Option<usize>, SourceError> {
+        match &*self.project(&pin.project)? {
+            Project::Git(git) => git.write_layer(base, &pin.revision, dest),
+            Project::Plain(_) => Ok(None),
         }
     }
 
@@ -74,7 +98,7 @@ impl SourcesDir {
     /// visible, and a build that writes into it cannot write into the sources.
     pub fn export_clone(&self, pin: &Pin, dest: &Path) -> Result<(), SourceError> {
         match &*self.project(&pin.project)? {
-            Project::Git(git) => git.export(&pin.revision, dest, true),
+            Project::Git(git) => git.export(&pin.revision, dest, true).map(|_| ()),
             Project::Plain(plain) => export_plain(plain, dest),
         }
     }

@@ -7,3 +7,4 @@ mod instructions;
 mod isolation;
 mod limits;
 mod reuse;
+mod tree_cache;

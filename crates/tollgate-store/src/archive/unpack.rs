@@ -51,7 +51,9 @@ const BUFFER_SIZE: usize = 64 * 1024;
 pub fn unpack(archive: &Path, dest: &Path) -> Result<(), ArchiveError> {
     let file = File::open(archive).map_err(IoFailure::at("cannot open", archive))?;
     fs::create_dir_all(dest).map_err(IoFailure::at("cannot create folder", dest))?;
-    let root = fs::canonicalize(dest).map_err(IoFailure::at("cannot resolve", dest))?;
+    // Absolute, not canonical: `dest` may be reached through a magic link such as
+    // `/proc/PID/root`, which resolving by name would leave.
+    let root = std::path::absolute(dest).map_err(IoFailure::at("cannot resolve", dest))?;
 
     let failure = Cell::new(None);
     // An error out of tar or zstd: the disk's, if the file failed under them, else the content's.

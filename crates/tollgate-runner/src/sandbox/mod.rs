@@ -21,6 +21,10 @@ use tokio::process::Command;
 
 use crate::workspace::{AGENT_HOME, Workspace};
 
+mod overlay;
+
+pub use overlay::Overlay;
+
 /// How commands are isolated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Sandbox {
@@ -81,7 +85,10 @@ impl Sandbox {
                 command
             }
             Sandbox::Bubblewrap(program) => {
-                let mut command = Command::new(program);
+                let mut command = match workspace.sources() {
+                    Some(overlay) => overlay.command(program),
+                    None => Command::new(program),
+                };
                 command.args(bwrap_args(workspace, cwd, mounts));
                 command.args(["--", "/bin/sh", "-c", "echo \"$0\" >&2 && exec \"$@\"", STARTED]);
                 command.args(argv);
@@ -155,7 +162,7 @@ fn bwrap_args(workspace: &Workspace, cwd: &str, mounts: &Mounts<'_>) -> Vec<Stri
     args
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
+pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| {
         use std::os::unix::fs::PermissionsExt;
