@@ -39,6 +39,8 @@ pub struct Config {
     pub salt: String,
     /// Host folders every work item may write (a compiler cache).
     pub writable: Vec<PathBuf>,
+    /// The most bytes the tree cache (`DATA_DIR/trees`) may hold.
+    pub tree_cache_size: u64,
     pub projects: Vec<ProjectSpec>,
 }
 
@@ -56,6 +58,7 @@ impl Config {
             retry_backoff: Duration::from_secs(5),
             salt: tollgate_core::plan::DEFAULT_SALT.to_owned(),
             writable: Vec::new(),
+            tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
             projects: Vec::new(),
         }
     }
@@ -103,6 +106,11 @@ impl Config {
         config.sandbox = file.sandbox.unwrap_or(true);
         config.salt = file.salt.unwrap_or(config.salt);
         config.writable = file.writable;
+        if let Some(size) = file.tree_cache_size {
+            config.tree_cache_size = parse_size(&size).ok_or_else(|| {
+                format!("tree_cache_size: `{size}` is not a size (write it like `500MiB`, `20GiB`)")
+            })?;
+        }
         config.projects = file.project;
         Ok(config)
     }
@@ -112,6 +120,23 @@ fn parse_duration(field: &str, text: &str) -> Result<Duration, String> {
     parse_duration_text(text).ok_or_else(|| {
         format!("{field}: `{text}` is not a duration (write it like `500ms`, `10s`, `2m`)")
     })
+}
+
+/// `4096`, `500MiB`, `20GiB`, `1TiB` (also `MB`, `GB`: the same powers of two, as `du` means).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KB" | "KiB" => 10,
+        "M" | "MB" | "MiB" => 20,
+        "G" | "GB" | "GiB" => 30,
+        "T" | "TB" | "TiB" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
 }
 
 /// `500ms`, `10s`, `2m`, `1h`.
@@ -143,6 +168,7 @@ struct File {
     salt: Option<String>,
     #[serde(default)]
     writable: Vec<PathBuf>,
+    tree_cache_size: Option<String>,
     #[serde(default)]
     project: Vec<ProjectSpec>,
 }
@@ -175,6 +201,16 @@ mod tests {
         assert_eq!(config.data_dir, folder.path().join("data"));
         assert_eq!(config.work_dir, Some(folder.path().join("../work")));
         assert_eq!(config.writable, [PathBuf::from("/ccache"), folder.path().join("cache")]);
+    }
+
+    #[test]
+    fn sizes_read_as_du_writes_them() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("500MiB"), Some(500 << 20));
+        assert_eq!(parse_size("20 GB"), Some(20 << 30));
+        assert_eq!(parse_size("lots"), None);
+        let error = Config::parse("tree_cache_size = \"big\"\n", PathBuf::from("/d")).unwrap_err();
+        assert!(error.contains("tree_cache_size") && error.contains("big"), "{error}");
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl Service {
             options.hidden.push(work_dir.clone());
         }
         options.writable = config.writable.clone();
+        options.tree_cache_limit = config.tree_cache_size;
         cleanup::stale_runs(&options.work_root, &options.scratch).await;
         let sandbox = match config.sandbox {
             true => Sandbox::bubblewrap().await.map_err(|error| {

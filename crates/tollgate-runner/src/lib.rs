@@ -15,6 +15,8 @@ pub mod sandbox;
 pub mod tree_cache;
 pub mod workspace;
 
-pub use runner::{DEFAULT_LOG_CAP, Finished, Runner, RunnerOptions, summary};
+pub use runner::{
+    DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Runner, RunnerOptions, summary,
+};
 pub use sandbox::{Sandbox, SandboxError};
 pub use tree_cache::TreeCache;
