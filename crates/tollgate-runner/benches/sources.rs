@@ -157,15 +157,16 @@ fn make_repository(work: &Path, files: usize, changes: usize) -> Vec<String> {
 }
 
 fn git_archive(repo: &Path, commit: &str, dest: &Path) {
-    let archive = Command::new("git")
+    let mut archive = Command::new("git")
         .args(["archive", commit])
         .current_dir(repo)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let status =
-        Command::new("tar").arg("-x").arg("-C").arg(dest).stdin(archive.stdout.unwrap()).status();
+    let stdout = archive.stdout.take().unwrap();
+    let status = Command::new("tar").arg("-x").arg("-C").arg(dest).stdin(stdout).status();
     assert!(status.unwrap().success());
+    assert!(archive.wait().unwrap().success());
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
