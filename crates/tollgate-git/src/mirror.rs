@@ -137,8 +137,12 @@ impl Mirror {
     /// Brings the branches and staged changes up to date with the remote, removing those the
     /// remote no longer has. The refspecs are given on the command line, so a hand-edited
     /// configuration cannot widen what a fetch overwrites or prunes.
+    ///
+    /// git's own upkeep after a fetch (`maintenance.auto`, a detached `gc --auto`) is off:
+    /// [`Mirror::maintain`] does it, at a time the controller chooses and never twice at once.
     pub fn fetch(&self) -> Result<(), GitError> {
-        let mut args = vec!["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head"];
+        let mut args = vec!["-c", "maintenance.auto=false", "fetch", "--quiet", "--prune"];
+        args.extend(["--no-tags", "--no-write-fetch-head"]);
         args.push(REMOTE);
         args.extend(FETCH);
         self.run(&args)?;
@@ -310,7 +314,7 @@ impl Mirror {
         CommitId::parse(id.trim()).ok_or_else(|| self.odd_output("commit-tree", &id))
     }
 
-    /// Points the local ref `name` (a full name, such as `refs/tollgate/integration/42`) at
+    /// Points the local ref `name` (a full name, such as `refs/tollgate/integrations/42`) at
     /// `commit`, which keeps the commit and its history from garbage collection.
     pub fn set_ref(&self, name: &str, commit: &CommitId) -> Result<(), GitError> {
         let to = commit.as_str().to_owned();
@@ -319,7 +323,36 @@ impl Mirror {
 
     /// Removes the local ref `name`; a ref that is not there is already removed.
     pub fn delete_ref(&self, name: &str) -> Result<(), GitError> {
-        self.refs.apply(&[RefUpdate::Delete { name: name.to_owned() }])
+        self.delete_refs(&[name.to_owned()])
+    }
+
+    /// Removes the local refs `names` in one transaction, through the same long-lived
+    /// `update-ref` as every other local ref move; refs that are not there are already removed.
+    /// The commits they named stay in the object store (nothing here prunes objects).
+    pub fn delete_refs(&self, names: &[String]) -> Result<(), GitError> {
+        let updates: Vec<RefUpdate> =
+            names.iter().map(|name| RefUpdate::Delete { name: name.clone() }).collect();
+        self.refs.apply(&updates)
+    }
+
+    /// git's upkeep of the mirror, which keeps its commands as fast after years as on the first
+    /// day: loose refs packed into `packed-refs`, loose objects and small packs rolled into
+    /// packs that grow geometrically (so there are a few, whatever the age), and the
+    /// commit-graph written (history walks, such as a merge's merge base, read it instead of
+    /// every commit). Slow on a large mirror: call it off the request path, one at a time per
+    /// mirror.
+    ///
+    /// Safe beside fetches, merges and pushes: `pack-refs` takes git's ref locks as any ref
+    /// update does (and git retries a held lock briefly), a geometric repack packs every loose
+    /// object whether a ref names it or not and deletes only what it has packed, and the
+    /// commit-graph is replaced by a rename. So an object a merge has just written and no ref
+    /// names yet stays. For the same reason nothing is pruned: there is no `gc`, and the
+    /// commits of rejected integrations stay, packed.
+    pub fn maintain(&self) -> Result<(), GitError> {
+        self.run(&["pack-refs", "--all"])?;
+        self.run(&["repack", "-d", "-q", "--geometric=2"])?;
+        self.run(&["commit-graph", "write", "--reachable", "--no-progress"])?;
+        Ok(())
     }
 
     /// Moves `branch` on the remote from `expected` to `commit`, or not at all: [`Mirror::push_all`]

@@ -578,3 +578,75 @@ fn an_unreachable_remote_is_an_error() {
     assert_eq!(world.remote_head("main"), first);
     assert_eq!(mirror_elsewhere.resolve("main").unwrap(), Some(first), "nothing moved");
 }
+
+/// Ref files under the mirror's `refs/`, as an operator finds them.
+fn loose_refs(world: &World) -> Vec<String> {
+    let names = world.in_mirror(&["for-each-ref", "--format=%(refname)"]);
+    names
+        .lines()
+        .filter(|name| world.mirror_path().join(name).is_file())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn loose_objects(world: &World) -> u64 {
+    let counted = world.in_mirror(&["count-objects", "-v"]);
+    let count = counted.lines().find_map(|line| line.strip_prefix("count: ")).unwrap();
+    count.parse().unwrap()
+}
+
+#[test]
+fn deleting_refs_removes_them_together_packed_or_loose() {
+    let (world, mirror, first) = published_main();
+    for n in 1..=3 {
+        mirror.set_ref(&format!("refs/tollgate/changes/{n}"), &first).unwrap();
+    }
+    world.in_mirror(&["pack-refs", "--all"]);
+    mirror.set_ref("refs/tollgate/changes/4", &first).unwrap();
+    let names: Vec<String> = [1, 2, 4, 5].map(|n| format!("refs/tollgate/changes/{n}")).into();
+    mirror.delete_refs(&names).unwrap();
+    let left = mirror.refs("refs/tollgate/").unwrap();
+    assert_eq!(left, [("refs/tollgate/changes/3".to_owned(), first.clone())]);
+    let packed = fs::read_to_string(world.mirror_path().join("packed-refs")).unwrap();
+    assert!(!packed.contains("refs/tollgate/changes/1\n"), "{packed}");
+    assert_eq!(world.in_mirror(&["rev-parse", "refs/tollgate/changes/3"]), first.as_str());
+}
+
+#[test]
+fn maintenance_packs_refs_and_objects_and_the_mirror_goes_on_merging_and_pushing() {
+    let (world, mirror, main, feature) =
+        branches(&[("a", Some("main\n"))], &[("b", Some("feature\n"))]);
+    let Merge::Clean(tree) = mirror.merge(&main, &feature).unwrap() else { panic!("clean") };
+    let merged = mirror
+        .commit_tree(&tree, &[main.clone(), feature.clone()], "Merge", &identity(), TIME)
+        .unwrap();
+    mirror.set_ref("refs/tollgate/integrations/1", &merged).unwrap();
+    // Written by merge-tree and commit-tree, named by no ref: must survive the upkeep.
+    let Merge::Clean(orphan_tree) = mirror.merge(&feature, &main).unwrap() else { panic!() };
+    let orphan = mirror
+        .commit_tree(&orphan_tree, std::slice::from_ref(&feature), "Orphan", &identity(), TIME)
+        .unwrap();
+    assert!(!loose_refs(&world).is_empty());
+    assert!(loose_objects(&world) > 0);
+
+    mirror.maintain().unwrap();
+    assert_eq!(loose_refs(&world), Vec::<String>::new(), "every ref packed");
+    let packed = fs::read_to_string(world.mirror_path().join("packed-refs")).unwrap();
+    assert!(packed.contains(" refs/tollgate/integrations/1\n"), "{packed}");
+    assert!(packed.contains(" refs/heads/main\n"), "{packed}");
+    assert_eq!(loose_objects(&world), 0, "every object packed");
+    let graphs = world.mirror_path().join("objects/info/commit-graphs");
+    assert!(graphs.is_dir() || world.mirror_path().join("objects/info/commit-graph").is_file());
+    assert_eq!(mirror.describe(&orphan).unwrap().unwrap().subject, "Orphan", "kept, packed");
+    mirror.maintain().unwrap();
+
+    // The mirror works as before: a ref moves, a merge merges, a push pushes.
+    assert_eq!(mirror.resolve("refs/tollgate/integrations/1").unwrap(), Some(merged.clone()));
+    assert_eq!(mirror.merge(&main, &feature).unwrap(), Merge::Clean(tree));
+    assert_eq!(mirror.push(&merged, "main", &main).unwrap(), Push::Pushed);
+    assert_eq!(world.remote_head("main"), merged);
+    mirror.delete_ref("refs/tollgate/integrations/1").unwrap();
+    assert_eq!(mirror.refs("refs/tollgate/").unwrap(), []);
+    mirror.fetch().unwrap();
+    assert_eq!(mirror.resolve("refs/heads/main").unwrap(), Some(merged));
+}
