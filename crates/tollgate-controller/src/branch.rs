@@ -112,9 +112,13 @@ async fn drive(
 ) -> Result<Step, ControllerError> {
     let id = integration.id;
     crate::integration::drive(controller, integration).await?;
-    let ended = controller.db.integration(id).await?.map(|ended| ended.state);
-    Ok(match ended {
-        Some(IntegrationState::Errored) => Step::Errored,
+    let Some(ended) = controller.db.integration(id).await? else { return Ok(Step::Ended) };
+    controller.release_integration(&ended).await;
+    if ended.state.is_final() {
+        controller.integrated(&ended.project);
+    }
+    Ok(match ended.state {
+        IntegrationState::Errored => Step::Errored,
         _ => Step::Ended,
     })
 }

@@ -6,6 +6,7 @@
 //! slots = 2                 # work items at once; the number of cores by default
 //! poll_interval = "10s"     # how often remotes are fetched for staging refs
 //! sandbox = true
+//! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
 //!
 //! [[project]]
 //! name = "demo/greeter"
@@ -41,6 +42,9 @@ pub struct Config {
     pub writable: Vec<PathBuf>,
     /// The most bytes the tree cache (`DATA_DIR/trees`) may hold.
     pub tree_cache_size: u64,
+    /// Finished integrations of a project between two upkeeps of its mirror (packed refs and
+    /// objects, the commit-graph); it is also kept up hourly.
+    pub maintenance_every: u32,
     pub projects: Vec<ProjectSpec>,
 }
 
@@ -59,6 +63,7 @@ impl Config {
             salt: tollgate_core::plan::DEFAULT_SALT.to_owned(),
             writable: Vec::new(),
             tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
+            maintenance_every: 100,
             projects: Vec::new(),
         }
     }
@@ -102,6 +107,9 @@ impl Config {
         }
         if let Some(attempts) = file.attempts {
             config.attempts = attempts.max(1);
+        }
+        if let Some(every) = file.maintenance_every {
+            config.maintenance_every = every.max(1);
         }
         config.sandbox = file.sandbox.unwrap_or(true);
         config.salt = file.salt.unwrap_or(config.salt);
@@ -164,6 +172,7 @@ struct File {
     poll_interval: Option<String>,
     retry_backoff: Option<String>,
     attempts: Option<u32>,
+    maintenance_every: Option<u32>,
     sandbox: Option<bool>,
     salt: Option<String>,
     #[serde(default)]

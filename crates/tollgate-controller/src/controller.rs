@@ -17,6 +17,7 @@ use tollgate_store::LocalStore;
 use crate::cleanup;
 use crate::config::Config;
 use crate::error::ControllerError;
+use crate::maintenance::Upkeep;
 use crate::mirrors::Mirrors;
 use crate::slots::Slots;
 
@@ -24,6 +25,7 @@ pub struct Controller {
     pub(crate) config: Config,
     pub(crate) db: Db,
     pub(crate) mirrors: Mirrors,
+    pub(crate) upkeep: Upkeep,
     pub(crate) runner: Arc<Runner>,
     pub(crate) slots: Slots,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
@@ -94,6 +96,7 @@ impl Service {
             config,
             db,
             mirrors,
+            upkeep: Upkeep::default(),
             runner,
             wake: Mutex::new(HashMap::new()),
             branches: Mutex::new(HashSet::new()),
@@ -102,9 +105,13 @@ impl Service {
             _lock: lock,
         });
         controller.recover().await?;
+        let projects = controller.db.projects().await?;
+        // Before anything uses the mirrors: the refs a previous run no longer needed.
+        for project in &projects {
+            controller.sweep(project).await;
+        }
         // Every mirror is fetched before any branch integrates: planning reads dependencies
         // and products from them.
-        let projects = controller.db.projects().await?;
         for project in &projects {
             if let Err(error) = controller.poll_project(project).await {
                 tracing::warn!(project = project.spec.name, %error, "cannot fetch");
@@ -116,6 +123,7 @@ impl Service {
             }
         }
         tokio::spawn(crate::staging::poll(controller.clone()));
+        tokio::spawn(crate::maintenance::run(controller.clone()));
         let server = tokio::spawn(crate::http::serve(controller.clone(), listener));
         tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), slots = controller.slots.total(), "tollgate is serving");
         Ok(Service { controller, addr, server })

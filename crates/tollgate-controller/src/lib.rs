@@ -13,6 +13,8 @@ mod controller;
 mod error;
 mod http;
 mod integration;
+mod keep;
+mod maintenance;
 mod mirrors;
 mod projects;
 mod pushes;

@@ -57,6 +57,17 @@ impl Mirrors {
         Ok(guarded)
     }
 
+    /// The project's mirror if this run has opened it; it is never opened here.
+    pub fn opened(&self, project: &str) -> Option<Arc<Mirror>> {
+        self.lock().get(project).map(|guarded| guarded.mirror.clone())
+    }
+
+    /// Every mirror this run has opened, by project.
+    pub fn all_opened(&self) -> Vec<(String, Arc<Mirror>)> {
+        let mirrors = self.lock();
+        mirrors.iter().map(|(project, guarded)| (project.clone(), guarded.mirror.clone())).collect()
+    }
+
     /// The push queue of the project's mirror.
     pub async fn pushes(&self, project: &str, url: &str) -> Result<Arc<Pushes>, ControllerError> {
         Ok(self.guarded(project, url).await?.pushes.clone())

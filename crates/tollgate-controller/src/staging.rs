@@ -76,7 +76,7 @@ impl Controller {
         if new {
             // Keeps the commit in the mirror whatever happens to the ref that named it.
             let (mirror, kept) = (mirror.clone(), commit.clone());
-            let keep = format!("refs/tollgate/changes/{}", change.id);
+            let keep = crate::keep::change_ref(change.id);
             blocking(move || mirror.set_ref(&keep, &kept)).await??;
             tracing::info!(change = change.id, project, branch, commit = %commit, origin, "staged");
         }
@@ -89,7 +89,9 @@ impl Controller {
         branch: &str,
         change: &str,
     ) -> Result<ChangeView, ControllerError> {
-        Ok(self.db.unstage(project, branch, change).await?)
+        let unstaged = self.db.unstage(project, branch, change).await?;
+        self.release_change(&unstaged).await;
+        Ok(unstaged)
     }
 
     /// A project that gates `branch`, or the reason it does not.

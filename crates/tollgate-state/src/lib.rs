@@ -15,6 +15,7 @@ mod integrations;
 mod lock;
 mod projects;
 mod text;
+mod undecided;
 mod views;
 mod work_items;
 

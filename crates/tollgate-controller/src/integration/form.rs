@@ -68,6 +68,6 @@ fn merge_changes(mirror: &Mirror, integration: &Formed) -> Result<Merged, GitErr
     if !any {
         return Ok((merges, None));
     }
-    mirror.set_ref(&format!("refs/tollgate/integrations/{}", integration.id), &current)?;
+    mirror.set_ref(&crate::keep::integration_ref(integration.id), &current)?;
     Ok((merges, Some(current)))
 }

@@ -297,6 +297,14 @@ async fn a_system_failure_is_retried_then_the_changes_wait_staged_and_merge_once
     let now = db.change(staged[0].id).await.unwrap().unwrap();
     assert!(matches!(now.state, ChangeState::Staged | ChangeState::Integrating), "{now:?}");
     assert_eq!(gate.tip("demo/app"), errored.base, "nothing moved");
+    // The errored integration's ref goes; the change's stays for the next integration.
+    let integration_ref = format!("refs/tollgate/integrations/{first}");
+    crate::support::within(|| async {
+        (!gate.kept_refs("demo/app").contains(&integration_ref)).then_some(())
+    })
+    .await;
+    let change_ref = format!("refs/tollgate/changes/{}", staged[0].id);
+    assert!(gate.kept_refs("demo/app").contains(&change_ref), "{:?}", gate.kept_refs("demo/app"));
 
     std::fs::remove_file(&scratch).unwrap();
     let ended = gate.ended(&staged).await;

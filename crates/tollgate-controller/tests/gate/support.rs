@@ -33,6 +33,8 @@ pub struct Setup {
     pub features: &'static str,
     /// `poll_interval` of the service.
     pub poll: Option<Duration>,
+    /// `maintenance_every` of the service.
+    pub maintenance_every: Option<u32>,
 }
 
 impl Gate {
@@ -63,6 +65,9 @@ impl Gate {
         config.poll_interval = setup.poll.unwrap_or(Duration::from_secs(3600));
         config.retry_backoff = Duration::from_millis(100);
         config.writable = vec![marks.clone()];
+        if let Some(every) = setup.maintenance_every {
+            config.maintenance_every = every;
+        }
         config.projects = vec![
             ProjectSpec {
                 name: "demo/lib".into(),
@@ -195,6 +200,44 @@ impl Gate {
         let out =
             git_out(&self.remote(project), &["reflog", "show", "--format=%H", "refs/heads/main"]);
         out.lines().count().saturating_sub(1)
+    }
+
+    /// The controller's bare mirror of the project.
+    pub fn mirror(&self, project: &str) -> PathBuf {
+        self.config.data_dir.join("mirrors").join(project)
+    }
+
+    /// The mirror's own refs (`refs/tollgate/…`), sorted.
+    pub fn kept_refs(&self, project: &str) -> Vec<String> {
+        let names = git_out(
+            &self.mirror(project),
+            &["for-each-ref", "--format=%(refname)", "refs/tollgate/"],
+        );
+        let mut names: Vec<String> = names.lines().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
+    /// The mirror's refs that are files of their own rather than lines of `packed-refs`.
+    pub fn loose_refs(&self, project: &str) -> Vec<String> {
+        let mirror = self.mirror(project);
+        let names = git_out(&mirror, &["for-each-ref", "--format=%(refname)"]);
+        names.lines().filter(|name| mirror.join(name).is_file()).map(str::to_owned).collect()
+    }
+
+    /// The mirror's objects that are files of their own, outside any pack.
+    pub fn loose_objects(&self, project: &str) -> u64 {
+        let counted = git_out(&self.mirror(project), &["count-objects", "-v"]);
+        let count = counted.lines().find_map(|line| line.strip_prefix("count: ")).unwrap();
+        count.parse().unwrap()
+    }
+
+    /// Stops the service and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await;
+        }
+        self.service = Some(Service::start(self.config.clone()).await.unwrap());
     }
 
     pub async fn stop(mut self) {

@@ -1,0 +1,133 @@
+//! The refs a mirror keeps of its own: `refs/tollgate/changes/N` while change N waits or
+//! runs, `refs/tollgate/integrations/N` while integration N has not finished.
+//!
+//! They keep commits that nothing else in the mirror may name: a change staged by its id, or
+//! whose staging ref went away on the remote, and an integration commit until it is pushed.
+//! Forming, planning and the runner read those commits from the mirror, and a resumed
+//! integration finds its commit again. Once a change is decided its ref has no use: merged,
+//! the branch holds the commit; rejected or unstaged, nothing integrates it again (the state
+//! keeps its commit id for the log, and staging it again makes a new change with its own
+//! ref). A finished integration is never resumed, and its changes, when they go back to staged
+//! (errored, cancelled, superseded), form a new integration with its own ref.
+//!
+//! So each ref goes right after the transition that ends its need, committed first like any
+//! side effect; a deletion that fails is logged and left to the sweep. A controller killed in
+//! between leaves refs behind, as does one from before refs were deleted: the sweep at startup
+//! removes those, so that a mirror with years of refs gets small.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tollgate_api::{ChangeView, ProjectView};
+use tollgate_git::Mirror;
+use tollgate_state::Formed;
+
+use crate::controller::Controller;
+use crate::error::{ControllerError, blocking};
+
+const CHANGES: &str = "refs/tollgate/changes/";
+const INTEGRATIONS: &str = "refs/tollgate/integrations/";
+
+/// The ref that keeps a staged change's commit.
+pub(crate) fn change_ref(change: i64) -> String {
+    format!("{CHANGES}{change}")
+}
+
+/// The ref that keeps an integration's commit.
+pub(crate) fn integration_ref(integration: i64) -> String {
+    format!("{INTEGRATIONS}{integration}")
+}
+
+impl Controller {
+    /// After an integration's drive: the refs of its changes that are decided now, and its own
+    /// once it has finished.
+    pub(crate) async fn release_integration(&self, integration: &Formed) {
+        let mut names = Vec::new();
+        for (change, _) in &integration.changes {
+            match self.db.change(*change).await {
+                Ok(Some(view)) if !view.state.is_final() => {}
+                Ok(_) => names.push(change_ref(*change)),
+                Err(error) => {
+                    tracing::warn!(change, %error, "cannot read the change; its ref stays");
+                }
+            }
+        }
+        if integration.state.is_final() {
+            names.push(integration_ref(integration.id));
+        }
+        self.release(&integration.project, names).await;
+    }
+
+    /// After a change was unstaged.
+    pub(crate) async fn release_change(&self, change: &ChangeView) {
+        self.release(&change.project, vec![change_ref(change.id)]).await;
+    }
+
+    async fn release(&self, project: &str, names: Vec<String>) {
+        // A mirror this run has not opened was given no refs in this run; older ones are the
+        // sweep's.
+        let Some(mirror) = self.mirrors.opened(project) else { return };
+        if names.is_empty() {
+            return;
+        }
+        if let Err(error) = delete(&mirror, names).await {
+            warn_kept(project, &error);
+        }
+    }
+
+    /// Removes the project's `refs/tollgate/` refs that nothing needs any more. The refs are
+    /// listed before the state is read: a ref is set only after its change or integration is
+    /// in the state, and decided and finished are for good, so a ref listed here and found
+    /// waiting is kept, and one found decided (or missing, hand-made) can go.
+    pub(crate) async fn sweep(&self, project: &ProjectView) {
+        if let Err(error) = self.try_sweep(project).await {
+            warn_kept(&project.spec.name, &error);
+        }
+    }
+
+    async fn try_sweep(&self, project: &ProjectView) -> Result<(), ControllerError> {
+        let name = &project.spec.name;
+        let mirror = self.mirrors.mirror(name, &project.spec.url).await?;
+        let listed = {
+            let mirror = mirror.clone();
+            blocking(move || mirror.refs("refs/tollgate/")).await??
+        };
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let waiting: HashSet<i64> = self.db.undecided_changes(name).await?.into_iter().collect();
+        let unfinished: HashSet<i64> = self.db.unfinished().await?.iter().map(|i| i.id).collect();
+        let stale: Vec<String> = listed
+            .into_iter()
+            .map(|(reference, _)| reference)
+            .filter(|reference| {
+                let id = |prefix| reference.strip_prefix(prefix)?.parse::<i64>().ok();
+                match (id(CHANGES), id(INTEGRATIONS)) {
+                    (Some(change), _) => !waiting.contains(&change),
+                    (_, Some(integration)) => !unfinished.contains(&integration),
+                    _ => false,
+                }
+            })
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let count = stale.len();
+        delete(&mirror, stale).await?;
+        tracing::info!(
+            project = name,
+            refs = count,
+            "removed the refs of decided changes and finished integrations"
+        );
+        Ok(())
+    }
+}
+
+async fn delete(mirror: &Arc<Mirror>, names: Vec<String>) -> Result<(), ControllerError> {
+    let mirror = mirror.clone();
+    Ok(blocking(move || mirror.delete_refs(&names)).await??)
+}
+
+fn warn_kept(project: &str, error: &ControllerError) {
+    tracing::warn!(project, %error, "cannot remove refs that are no longer needed; the next startup tries again");
+}
