@@ -8,11 +8,14 @@
 //! integration through the same transitions the controller makes (staged, formed, decided,
 //! merged). `TOLLGATE_BENCH_MIRROR` says what the mirror looks like after that past:
 //!
-//! - `accumulated` (the default): what a controller that keeps everything leaves: a
+//! - `accumulated`: what a controller from before refs were removed leaves: a
 //!   `refs/tollgate/changes/N` and a `refs/tollgate/integrations/N` for each, as loose ref
 //!   files, and every object loose. git's own `gc --auto` is switched off in it, so that what
-//!   is measured is that state and not a collection running beside it.
-//! - `maintained`: only the branch, its refs packed, its objects in a pack, a commit-graph.
+//!   is measured is that state and not a collection running beside it. The service's sweep
+//!   at startup and its first upkeep (in the background, during the warm-up) mend it.
+//! - `maintained` (the default): what this controller leaves: only the branch, and the mirror
+//!   after [`Mirror::maintain`](tollgate_git::Mirror::maintain) (packed refs, packs,
+//!   commit-graph).
 //!
 //! Then a service starts on that data directory and integrations are measured through it,
 //! one change each, one at a time, every change a real merge (based on the tip's first
@@ -23,7 +26,7 @@
 //! ones (10); the figures are the median over `TOLLGATE_BENCH_RUNS` runs (5) of each run's
 //! mean (the log's times are in milliseconds).
 //!
-//! `cargo bench -p tollgate-controller --bench history`. Environment: `TOLLGATE_BENCH_HISTORY`
+//! `cargo bench -p tollgate-controller --bench mirror`. Environment: `TOLLGATE_BENCH_HISTORY`
 //! (10000), `TOLLGATE_BENCH_SANDBOX=0`, `TOLLGATE_BENCH_DIR`, `TOLLGATE_BENCH_KEEP`.
 
 use std::fmt::Write as _;
@@ -56,7 +59,7 @@ const FILES: usize = 64;
 
 fn main() {
     if std::env::args().any(|arg| arg == "--list") {
-        println!("history: benchmark");
+        println!("mirror: benchmark");
         return;
     }
     let number = |name: &str, default: usize| {
@@ -67,7 +70,7 @@ fn main() {
     let per_run = number("TOLLGATE_BENCH_INTEGRATIONS", 20);
     let warmup = number("TOLLGATE_BENCH_WARMUP", 10);
     let sandbox = std::env::var("TOLLGATE_BENCH_SANDBOX").map_or(true, |v| v != "0");
-    let mirror_state = std::env::var("TOLLGATE_BENCH_MIRROR").unwrap_or("accumulated".into());
+    let mirror_state = std::env::var("TOLLGATE_BENCH_MIRROR").unwrap_or("maintained".into());
     let accumulated = match mirror_state.as_str() {
         "accumulated" => true,
         "maintained" => false,
@@ -108,9 +111,9 @@ fn main() {
         git_input(&mirror, &["update-ref", "--stdin"], &refs);
         unpack_everything(&mirror);
     } else {
-        git(&mirror, &["pack-refs", "--all"]);
-        git(&mirror, &["repack", "-a", "-d", "-q"]);
-        git(&mirror, &["commit-graph", "write", "--reachable", "--no-progress"]);
+        // As the controller keeps it: its own upkeep, run once more after the past.
+        let url = format!("file://{}", remote.display());
+        tollgate_git::Mirror::open(&mirror, &url).unwrap().maintain().unwrap();
     }
     let setup = built.elapsed();
     let before = mirror_size(&mirror);
