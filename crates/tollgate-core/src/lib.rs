@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod gate;
 pub mod plan;
 pub mod run;
+pub mod schedule;
 pub mod source;
 pub mod template;
 pub mod yaml;
