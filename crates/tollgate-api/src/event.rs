@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `integration_finished`, `recovered`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventView {
-    /// Increases by one per event; `?after=` pages with it.
+    /// Increases with each event; the events route pages with it (`before=`, `after=`).
     pub seq: i64,
     pub at: i64,
     pub kind: String,

@@ -7,6 +7,7 @@
 mod change;
 mod event;
 mod integration;
+mod page;
 mod project;
 pub mod routes;
 
@@ -16,6 +17,7 @@ pub use integration::{
     FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult, Rejection,
     WorkItemState, WorkItemView,
 };
+pub use page::{MAX_PAGE, Page};
 pub use project::{BranchView, ProjectSpec, ProjectView, Status};
 
 use serde::{Deserialize, Serialize};

@@ -7,11 +7,13 @@
 //! | POST | `/api/stage` | [`StageRequest`](crate::StageRequest) → [`StageResponse`](crate::StageResponse) |
 //! | POST | `/api/unstage` | [`UnstageRequest`](crate::UnstageRequest) → [`ChangeView`](crate::ChangeView) |
 //! | GET | `/api/changes/{id}` | → [`ChangeView`](crate::ChangeView) |
-//! | GET | `/api/integrations?project=&branch=&limit=` | → `[IntegrationView]` without work items |
+//! | GET | `/api/integrations?project=&branch=&before=ID&limit=` | → [`Page`](crate::Page) of [`IntegrationView`](crate::IntegrationView)s without work items, newest first; `branch` needs `project` |
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
 //! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
-//! | GET | `/api/events?after=SEQ&integration=ID&limit=` | → `[EventView]`, the decision log |
+//! | GET | `/api/events?before=SEQ&integration=ID&limit=` | → [`Page`](crate::Page) of [`EventView`](crate::EventView)s, the decision log, newest first; with `after=SEQ` instead of `before`, what came after SEQ, oldest first (to follow it) |
+//!
+//! A list's `limit` is 50 when left out, and at most [`MAX_PAGE`](crate::MAX_PAGE).
 
 pub const STATUS: &str = "/api/status";
 pub const PROJECTS: &str = "/api/projects";

@@ -318,7 +318,8 @@ fn write_change(remote: &Path, base: &str, topic: usize) -> String {
 async fn phases(db: &Db, integrations: &[i64]) -> (f64, f64) {
     let (mut forming, mut pushing) = (0i64, 0i64);
     for id in integrations {
-        let events = db.events(0, Some(*id), 1000).await.unwrap();
+        let events =
+            db.events(Some(*id), tollgate_state::Cursor::After(0), 1000).await.unwrap().items;
         let at = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| e.at).unwrap();
         forming += at("integration_formed") - at("integration_started");
         pushing += at("pushed") - at("gate_decided");

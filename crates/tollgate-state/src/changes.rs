@@ -26,6 +26,21 @@ macro_rules! change_columns {
     };
 }
 
+/// The branch's change of a commit that waits, runs or merged, looked up by the commit: the
+/// branch's merged changes are its whole history.
+pub(crate) const STAGED_COMMIT: &str = "SELECT id FROM changes INDEXED BY changes_by_commit
+     WHERE commit_id = ? AND project = ? AND branch = ?
+     AND state IN ('staged', 'integrating', 'merged') ORDER BY id DESC LIMIT 1";
+/// A change of the branch's queue by its id or a prefix of its commit.
+pub(crate) const UNSTAGE_MATCH: &str = "SELECT id FROM changes WHERE project = ? AND branch = ?
+     AND state IN ('staged', 'integrating')
+     AND (CAST(id AS TEXT) = ? OR (length(?) >= 4 AND commit_id LIKE ? || '%'))";
+pub(crate) const OF_BRANCH_IN: &str = concat!(
+    "SELECT ",
+    change_columns!(),
+    " FROM changes WHERE project = ? AND branch = ? AND state = ? ORDER BY id"
+);
+
 impl Db {
     /// Stages a change; `false` with the existing change when the commit already waits, runs
     /// or was merged for the branch (staging is idempotent, also after the merge: the commit is
@@ -33,15 +48,12 @@ impl Db {
     /// rejected or unstaged is staged anew.
     pub async fn stage(&self, change: &NewChange<'_>) -> Result<(ChangeView, bool), StateError> {
         let mut tx = self.writer.begin().await?;
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM changes WHERE project = ? AND branch = ? AND commit_id = ?
-             AND state IN ('staged', 'integrating', 'merged') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(change.project)
-        .bind(change.branch)
-        .bind(change.commit)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing: Option<i64> = sqlx::query_scalar(STAGED_COMMIT)
+            .bind(change.commit)
+            .bind(change.project)
+            .bind(change.branch)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(id) = existing {
             tx.commit().await?;
             return Ok((self.change(id).await?.expect("read in the same database"), false));
@@ -83,18 +95,14 @@ impl Db {
         change: &str,
     ) -> Result<ChangeView, StateError> {
         let mut tx = self.writer.begin().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM changes WHERE project = ? AND branch = ?
-             AND state IN ('staged', 'integrating')
-             AND (CAST(id AS TEXT) = ? OR (length(?) >= 4 AND commit_id LIKE ? || '%'))",
-        )
-        .bind(project)
-        .bind(branch)
-        .bind(change)
-        .bind(change)
-        .bind(change.to_ascii_lowercase())
-        .fetch_all(&mut *tx)
-        .await?;
+        let ids: Vec<i64> = sqlx::query_scalar(UNSTAGE_MATCH)
+            .bind(project)
+            .bind(branch)
+            .bind(change)
+            .bind(change)
+            .bind(change.to_ascii_lowercase())
+            .fetch_all(&mut *tx)
+            .await?;
         let id = match ids.as_slice() {
             [id] => *id,
             [] => {
@@ -157,23 +165,20 @@ impl Db {
         change_view(&row)
     }
 
-    /// Changes of a branch in a state, in staging order.
+    /// Changes of a branch in a state, in staging order: the queue (staged), the batch running
+    /// now (integrating). Not for the final states, which grow with history.
     pub async fn changes(
         &self,
         project: &str,
         branch: &str,
         state: ChangeState,
     ) -> Result<Vec<ChangeView>, StateError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            change_columns!(),
-            " FROM changes WHERE project = ? AND branch = ? AND state = ? ORDER BY id"
-        ))
-        .bind(project)
-        .bind(branch)
-        .bind(name(&state))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(OF_BRANCH_IN)
+            .bind(project)
+            .bind(branch)
+            .bind(name(&state))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(change_view).collect()
     }
 

@@ -5,13 +5,16 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlitePool};
 
 use crate::StateError;
 
 const SCHEMA: &str = include_str!("schema.sql");
-/// `PRAGMA user_version` of the schema above (written by `open` as a literal too).
-const VERSION: i64 = 1;
+/// `PRAGMA user_version` of the schema above.
+const VERSION: i64 = 2;
+/// `MIGRATIONS[n]` takes a database of version `n + 1` to `n + 2`; the last one ends at
+/// `VERSION`. A new database gets `SCHEMA` at once.
+const MIGRATIONS: [&str; VERSION as usize - 1] = [include_str!("migrations/2.sql")];
 
 /// The state database. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -39,17 +42,21 @@ impl Db {
         let writer =
             SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&writer).await?;
-        match version {
-            0 => {
-                let mut tx = writer.begin().await?;
-                tx.execute(SCHEMA).await?;
-                tx.execute(concat!("PRAGMA user_version = ", 1)).await?;
-                tx.commit().await?;
-            }
-            VERSION => {}
+        let steps = match version {
+            VERSION => None,
+            0 => Some(SCHEMA.to_owned()),
+            1..VERSION => Some(MIGRATIONS[version as usize - 1..].join("\n")),
             found => {
                 return Err(StateError::TooNew { path: path.to_owned(), found, known: VERSION });
             }
+        };
+        if let Some(steps) = steps {
+            // One transaction: a migration that fails halfway leaves the old version as it was.
+            let mut tx = writer.begin().await?;
+            // The steps are this file's own SQL, and the version a number.
+            let version = format!("PRAGMA user_version = {VERSION}");
+            sqlx::raw_sql(AssertSqlSafe(format!("{steps}\n{version}"))).execute(&mut *tx).await?;
+            tx.commit().await?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)

@@ -1,9 +1,11 @@
 //! The decision log: appended in the transaction of the transition it records.
 
 use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use tollgate_api::EventView;
+use tollgate_api::{EventView, Page};
 
+use crate::page::{Cursor, cut};
 use crate::{Db, Formed, StateError, now_ms};
 
 /// One entry, before it is written.
@@ -51,46 +53,63 @@ impl<'a> Event<'a> {
     }
 }
 
+/// The columns `event_view` reads; a macro so that queries stay static strings.
+macro_rules! event_columns {
+    () => {
+        "SELECT seq, at, kind, project, branch, integration, change, work_item, detail FROM events"
+    };
+}
+
+pub(crate) const BEFORE: &str =
+    concat!(event_columns!(), " WHERE seq < ? ORDER BY seq DESC LIMIT ?");
+pub(crate) const AFTER: &str = concat!(event_columns!(), " WHERE seq > ? ORDER BY seq LIMIT ?");
+pub(crate) const OF_INTEGRATION_BEFORE: &str =
+    concat!(event_columns!(), " WHERE integration = ? AND seq < ? ORDER BY seq DESC LIMIT ?");
+pub(crate) const OF_INTEGRATION_AFTER: &str =
+    concat!(event_columns!(), " WHERE integration = ? AND seq > ? ORDER BY seq LIMIT ?");
+pub(crate) const LAST: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
+
 impl Db {
-    /// Entries after `after`, oldest first, optionally of one integration.
+    /// A page of the log, optionally of one integration: the newest entries, those before a
+    /// cursor (newest first) or those after it (oldest first, to follow the log).
     pub async fn events(
         &self,
-        after: i64,
         integration: Option<i64>,
+        cursor: Cursor,
         limit: i64,
-    ) -> Result<Vec<EventView>, StateError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, kind, project, branch, integration, change, work_item, detail
-             FROM events WHERE seq > ? AND (? IS NULL OR integration = ?) ORDER BY seq LIMIT ?",
-        )
-        .bind(after)
-        .bind(integration)
-        .bind(integration)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                let detail: String = row.try_get("detail")?;
-                Ok(EventView {
-                    seq: row.try_get("seq")?,
-                    at: row.try_get("at")?,
-                    kind: row.try_get("kind")?,
-                    project: row.try_get("project")?,
-                    branch: row.try_get("branch")?,
-                    integration: row.try_get("integration")?,
-                    change: row.try_get("change")?,
-                    work_item: row.try_get("work_item")?,
-                    detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
-                })
-            })
-            .collect()
+    ) -> Result<Page<EventView>, StateError> {
+        let sql = match (integration, cursor) {
+            (None, Cursor::After(_)) => AFTER,
+            (None, _) => BEFORE,
+            (Some(_), Cursor::After(_)) => OF_INTEGRATION_AFTER,
+            (Some(_), _) => OF_INTEGRATION_BEFORE,
+        };
+        let mut query = sqlx::query(sql);
+        if let Some(integration) = integration {
+            query = query.bind(integration);
+        }
+        let rows = query.bind(cursor.bound()).bind(limit + 1).fetch_all(&self.pool).await?;
+        let events = rows.iter().map(event_view).collect::<Result<_, _>>()?;
+        Ok(cut(events, limit, cursor, |event: &EventView| event.seq))
     }
 
     /// The newest entry's number: where a follower starts.
     pub async fn last_event(&self) -> Result<i64, StateError> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(LAST).fetch_one(&self.pool).await?)
     }
+}
+
+fn event_view(row: &SqliteRow) -> Result<EventView, StateError> {
+    let detail: String = row.try_get("detail")?;
+    Ok(EventView {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        project: row.try_get("project")?,
+        branch: row.try_get("branch")?,
+        integration: row.try_get("integration")?,
+        change: row.try_get("change")?,
+        work_item: row.try_get("work_item")?,
+        detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+    })
 }

@@ -31,6 +31,27 @@ pub enum MergeOutcome {
     Unrelated,
 }
 
+/// Read from the partial index of unfinished integrations, which holds at most one per branch:
+/// neither a restart nor a branch's task reads the finished ones.
+pub(crate) const UNFINISHED: &str = "SELECT id FROM integrations INDEXED BY integrations_unfinished
+     WHERE state IN ('forming', 'running', 'pushing') ORDER BY id";
+pub(crate) const UNFINISHED_ON: &str =
+    "SELECT id FROM integrations INDEXED BY integrations_unfinished
+     WHERE project = ? AND branch = ? AND state IN ('forming', 'running', 'pushing') ORDER BY id";
+
+/// The branch's queue, taken into an integration.
+pub(crate) const STAGED: &str = "SELECT id, commit_id FROM changes
+     WHERE project = ? AND branch = ? AND state = 'staged' ORDER BY id";
+// An integration's changes and work items, found by the integration.
+pub(crate) const REJECT_CHANGES: &str = "UPDATE changes SET state = 'rejected', rejection = ?
+     WHERE integration = ? AND state = 'integrating'";
+pub(crate) const MERGE_CHANGES: &str =
+    "UPDATE changes SET state = 'merged' WHERE integration = ? AND state = 'integrating'";
+pub(crate) const GIVE_BACK_CHANGES: &str =
+    "UPDATE changes SET state = 'staged' WHERE integration = ? AND state = 'integrating'";
+pub(crate) const CANCEL_ITEMS: &str = "UPDATE work_items SET state = 'cancelled', finished_at = ?
+     WHERE integration = ? AND state IN ('waiting', 'running')";
+
 impl Db {
     /// Takes every staged change of the branch, in staging order, into a new integration on
     /// `base`. `None` when nothing is staged.
@@ -41,14 +62,8 @@ impl Db {
         base: &str,
     ) -> Result<Option<Formed>, StateError> {
         let mut tx = self.writer.begin().await?;
-        let changes: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, commit_id FROM changes WHERE project = ? AND branch = ? AND state = 'staged'
-             ORDER BY id",
-        )
-        .bind(project)
-        .bind(branch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let changes: Vec<(i64, String)> =
+            sqlx::query_as(STAGED).bind(project).bind(branch).fetch_all(&mut *tx).await?;
         if changes.is_empty() {
             return Ok(None);
         }
@@ -174,13 +189,11 @@ impl Db {
             .bind(integration.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE changes SET state = 'rejected', rejection = ? WHERE integration = ? AND state = 'integrating'",
-        )
-        .bind(to_json(rejection))
-        .bind(integration.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(REJECT_CHANGES)
+            .bind(to_json(rejection))
+            .bind(integration.id)
+            .execute(&mut *tx)
+            .await?;
         let detail = json!({ "decision": "reject", "rejection": rejection });
         Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
@@ -201,12 +214,7 @@ impl Db {
     /// The branch is at the integration commit: the changes are merged.
     pub async fn merged(&self, integration: &Formed, detail: &str) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE changes SET state = 'merged' WHERE integration = ? AND state = 'integrating'",
-        )
-        .bind(integration.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(MERGE_CHANGES).bind(integration.id).execute(&mut *tx).await?;
         let event_detail =
             json!({ "result": "pushed", "commit": integration.commit, "how": detail });
         Event::of(integration, "pushed", event_detail).append(&mut tx).await?;
@@ -225,20 +233,8 @@ impl Db {
         note: &str,
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "UPDATE changes SET state = 'staged' WHERE integration = ? AND state = 'integrating'",
-        )
-        .bind(integration.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE work_items SET state = 'cancelled', finished_at = ?
-             WHERE integration = ? AND state IN ('waiting', 'running')",
-        )
-        .bind(now_ms())
-        .bind(integration.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(GIVE_BACK_CHANGES).bind(integration.id).execute(&mut *tx).await?;
+        sqlx::query(CANCEL_ITEMS).bind(now_ms()).bind(integration.id).execute(&mut *tx).await?;
         finish(&mut tx, integration, state, Some(note)).await?;
         tx.commit().await?;
         Ok(())
@@ -274,16 +270,11 @@ impl Db {
     }
 
     async fn unfinished_of(&self, branch: Option<(&str, &str)>) -> Result<Vec<Formed>, StateError> {
-        let (project, branch) = branch.unzip();
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM integrations WHERE state IN ('forming', 'running', 'pushing')
-             AND (? IS NULL OR (project = ? AND branch = ?)) ORDER BY id",
-        )
-        .bind(project)
-        .bind(project)
-        .bind(branch)
-        .fetch_all(&self.pool)
-        .await?;
+        let query = match branch {
+            None => sqlx::query_scalar(UNFINISHED),
+            Some((project, branch)) => sqlx::query_scalar(UNFINISHED_ON).bind(project).bind(branch),
+        };
+        let ids: Vec<i64> = query.fetch_all(&self.pool).await?;
         let mut unfinished = Vec::new();
         for id in ids {
             unfinished.extend(self.integration(id).await?);

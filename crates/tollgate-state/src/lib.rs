@@ -11,8 +11,12 @@ mod changes;
 mod db;
 mod error;
 mod events;
+mod fill;
 mod integrations;
 mod lock;
+mod page;
+#[cfg(test)]
+mod plans;
 mod projects;
 mod text;
 mod undecided;
@@ -22,6 +26,10 @@ mod work_items;
 pub use changes::NewChange;
 pub use db::{Db, now_ms};
 pub use error::StateError;
+#[doc(hidden)]
+pub use fill::History;
 pub use integrations::{Formed, MergeOutcome};
 pub use lock::DataDirLock;
+pub use page::Cursor;
+pub use views::Scope;
 pub use work_items::{LogSource, NewWorkItem, WorkItemEnd, log_link};

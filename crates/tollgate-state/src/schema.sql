@@ -1,4 +1,8 @@
--- tollgate's state, version 1. Times are milliseconds since the Unix epoch.
+-- tollgate's state, version 2. Times are milliseconds since the Unix epoch.
+--
+-- Every read on a request path is a keyed lookup or a bounded range of an index below (the
+-- state crate's `plans` test checks each with EXPLAIN QUERY PLAN). A database of an older
+-- version is brought here by `migrations/`.
 
 CREATE TABLE projects (
     name        TEXT PRIMARY KEY,
@@ -32,6 +36,10 @@ CREATE TABLE changes (
 CREATE UNIQUE INDEX changes_waiting ON changes (project, branch, commit_id)
     WHERE state IN ('staged', 'integrating');
 CREATE INDEX changes_by_branch ON changes (project, branch, state);
+-- Staging again finds the commit among all the branch's changes, merged ones included.
+CREATE INDEX changes_by_commit ON changes (commit_id);
+-- The changes an integration's transitions update.
+CREATE INDEX changes_by_integration ON changes (integration);
 
 -- The last commit seen at each staging ref, so that a ref is staged once per commit.
 CREATE TABLE staging_refs (
@@ -54,6 +62,11 @@ CREATE TABLE integrations (
     finished_at INTEGER
 );
 CREATE INDEX integrations_by_branch ON integrations (project, branch, id);
+CREATE INDEX integrations_by_project ON integrations (project, id);
+-- What a restarted controller resumes, without reading the finished ones: at most one row per
+-- branch.
+CREATE INDEX integrations_unfinished ON integrations (project, branch)
+    WHERE state IN ('forming', 'running', 'pushing');
 
 CREATE TABLE integration_changes (
     integration INTEGER NOT NULL REFERENCES integrations(id),
@@ -78,6 +91,8 @@ CREATE TABLE work_items (
     log_digest  TEXT,
     PRIMARY KEY (integration, item)
 );
+-- A work item's newest run, for its log.
+CREATE INDEX work_items_by_item ON work_items (item, integration);
 
 -- The decision log: append-only.
 CREATE TABLE events (

@@ -26,6 +26,20 @@ pub struct WorkItemEnd {
     pub log_digest: Option<String>,
 }
 
+// Keyed by the primary key (integration, item), or by `work_items_by_item` for a work item's
+// newest run: a few rows of one integration, never the work items of history.
+pub(crate) const RECOVER: &str = "UPDATE work_items SET state = 'waiting'
+     WHERE integration = ? AND state = 'running' RETURNING item";
+/// An integration's work items; sorted by position after the lookup (a plan's few hundred).
+pub(crate) const ITEMS: &str = "SELECT item, build_key, significant, state, attempts, started_at,
+     finished_at, failure, log_path, log_digest FROM work_items
+     WHERE integration = ? ORDER BY position";
+pub(crate) const STATE: &str = "SELECT state FROM work_items WHERE integration = ? AND item = ?";
+pub(crate) const LOG_OF: &str = "SELECT integration, state, log_path, log_digest FROM work_items
+     WHERE integration = ? AND item = ?";
+pub(crate) const NEWEST_LOG_OF: &str = "SELECT integration, state, log_path, log_digest
+     FROM work_items WHERE item = ? ORDER BY integration DESC LIMIT 1";
+
 impl Db {
     /// The plan's work items, all waiting; the integration runs. Planning again after a
     /// restart keeps the work items already there, with their states.
@@ -144,13 +158,8 @@ impl Db {
     /// After a restart: work items that were running did not finish; they wait to run again.
     pub async fn recover_items(&self, integration: &Formed) -> Result<Vec<String>, StateError> {
         let mut tx = self.writer.begin().await?;
-        let items: Vec<String> = sqlx::query_scalar(
-            "UPDATE work_items SET state = 'waiting' WHERE integration = ? AND state = 'running'
-             RETURNING item",
-        )
-        .bind(integration.id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let items: Vec<String> =
+            sqlx::query_scalar(RECOVER).bind(integration.id).fetch_all(&mut *tx).await?;
         let detail = json!({ "state": integration.state, "run_again": items });
         Event::of(integration, "recovered", detail).append(&mut tx).await?;
         tx.commit().await?;
@@ -159,13 +168,7 @@ impl Db {
 
     /// The work items of an integration, in plan order.
     pub async fn work_items(&self, integration: i64) -> Result<Vec<WorkItemView>, StateError> {
-        let rows = sqlx::query(
-            "SELECT item, build_key, significant, state, attempts, started_at, finished_at, failure,
-             log_path, log_digest FROM work_items WHERE integration = ? ORDER BY position",
-        )
-        .bind(integration)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(ITEMS).bind(integration).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let item: String = row.try_get("item")?;
@@ -196,15 +199,11 @@ impl Db {
         integration: Option<i64>,
         item: &str,
     ) -> Result<Option<LogSource>, StateError> {
-        let row = sqlx::query(
-            "SELECT integration, state, log_path, log_digest FROM work_items
-             WHERE item = ? AND (? IS NULL OR integration = ?) ORDER BY integration DESC LIMIT 1",
-        )
-        .bind(item)
-        .bind(integration)
-        .bind(integration)
-        .fetch_optional(&self.pool)
-        .await?;
+        let query = match integration {
+            Some(integration) => sqlx::query(LOG_OF).bind(integration).bind(item),
+            None => sqlx::query(NEWEST_LOG_OF).bind(item),
+        };
+        let row = query.fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         let state: String = row.try_get("state")?;
         Ok(Some(LogSource {
@@ -221,12 +220,11 @@ impl Db {
         integration: i64,
         item: &str,
     ) -> Result<Option<WorkItemState>, StateError> {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM work_items WHERE integration = ? AND item = ?")
-                .bind(integration)
-                .bind(item)
-                .fetch_optional(&self.pool)
-                .await?;
+        let state: Option<String> = sqlx::query_scalar(STATE)
+            .bind(integration)
+            .bind(item)
+            .fetch_optional(&self.pool)
+            .await?;
         state.map(|state| parse(&state)).transpose()
     }
 }

@@ -7,14 +7,18 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tollgate_api::{
-    ChangeView, EventView, IntegrationView, ProjectSpec, ProjectView, StageRequest, StageResponse,
-    Status, UnstageRequest,
+    ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectSpec, ProjectView, StageRequest,
+    StageResponse, Status, UnstageRequest,
 };
+use tollgate_state::{Cursor, Scope};
 
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
 type Answer<T> = Result<Json<T>, ControllerError>;
+
+/// A list's page size when the request does not say.
+const DEFAULT_PAGE: i64 = 50;
 
 pub async fn status(State(controller): State<Arc<Controller>>) -> Answer<Status> {
     Ok(Json(controller.status().await?))
@@ -57,16 +61,24 @@ pub async fn change(
 pub struct IntegrationsQuery {
     project: Option<String>,
     branch: Option<String>,
+    before: Option<i64>,
     limit: Option<i64>,
 }
 
 pub async fn integrations(
     State(controller): State<Arc<Controller>>,
     Query(query): Query<IntegrationsQuery>,
-) -> Answer<Vec<IntegrationView>> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-    let list = controller.db.integrations(query.project.as_deref(), query.branch.as_deref(), limit);
-    Ok(Json(list.await?))
+) -> Answer<Page<IntegrationView>> {
+    let scope = match (query.project.as_deref(), query.branch.as_deref()) {
+        (None, None) => Scope::All,
+        (Some(project), None) => Scope::Project(project),
+        (Some(project), Some(branch)) => Scope::Branch { project, branch },
+        (None, Some(_)) => {
+            return Err(ControllerError::BadRequest("`branch` needs its `project`".into()));
+        }
+    };
+    let page = controller.db.integrations(scope, query.before, limit(query.limit));
+    Ok(Json(page.await?))
 }
 
 pub async fn integration(
@@ -86,6 +98,7 @@ pub async fn cancel(
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
+    before: Option<i64>,
     after: Option<i64>,
     integration: Option<i64>,
     limit: Option<i64>,
@@ -94,9 +107,22 @@ pub struct EventsQuery {
 pub async fn events(
     State(controller): State<Arc<Controller>>,
     Query(query): Query<EventsQuery>,
-) -> Answer<Vec<EventView>> {
-    let limit = query.limit.unwrap_or(1000).clamp(1, 10_000);
-    Ok(Json(controller.db.events(query.after.unwrap_or(0), query.integration, limit).await?))
+) -> Answer<Page<EventView>> {
+    let cursor = match (query.before, query.after) {
+        (None, None) => Cursor::Newest,
+        (Some(before), None) => Cursor::Before(before),
+        (None, Some(after)) => Cursor::After(after),
+        (Some(_), Some(_)) => {
+            return Err(ControllerError::BadRequest("`before` or `after`, not both".into()));
+        }
+    };
+    let page = controller.db.events(query.integration, cursor, limit(query.limit));
+    Ok(Json(page.await?))
+}
+
+/// A list's page size: what was asked, within bounds.
+fn limit(asked: Option<i64>) -> i64 {
+    asked.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
 impl Controller {

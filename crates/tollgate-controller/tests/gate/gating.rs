@@ -1,4 +1,5 @@
 use tollgate_api::{ChangeState, IntegrationState, Rejection, WorkItemState};
+use tollgate_state::Cursor;
 
 use crate::support::{Gate, Setup};
 
@@ -263,7 +264,7 @@ async fn a_commit_pushed_to_a_staging_ref_is_staged_once_and_merged() {
         (fetched > staged.staged_at + 300).then_some(())
     })
     .await;
-    let staged_events = db.events(0, None, 1000).await.unwrap();
+    let staged_events = db.events(None, Cursor::After(0), 1000).await.unwrap().items;
     assert_eq!(staged_events.iter().filter(|e| e.kind == "staged").count(), 1);
     gate.stop().await;
 }
@@ -310,7 +311,7 @@ async fn a_system_failure_is_retried_then_the_changes_wait_staged_and_merge_once
     let ended = gate.ended(&staged).await;
     assert_eq!(ended[0].state, ChangeState::Merged, "{:?}", ended[0].rejection);
     assert_eq!(gate.tip("demo/app"), change);
-    let events = db.events(0, None, 10_000).await.unwrap();
+    let events = db.events(None, Cursor::After(0), 1000).await.unwrap().items;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert!(kinds.contains(&"work_item_retried"), "{kinds:?}");
     let decisions: Vec<String> =

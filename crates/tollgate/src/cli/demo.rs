@@ -86,7 +86,7 @@ impl Demo {
         println!("tollgate demo: gating demo/greeter main ({})", self.remote.display());
         println!("  staged: a change pushed to refs/staging/main/{name}");
         println!("  watch:  {address}/   or   tollgate status{server}");
-        println!("          tollgate events{server}");
+        println!("          tollgate events --follow{server}");
         println!("          tollgate log demo/greeter:debian-12:Build --follow{server}");
         println!("  stop:   Ctrl-C");
         tokio::spawn(narrate(db, after));
@@ -97,8 +97,9 @@ impl Demo {
 /// Prints the decisions of the demo's integrations as they are logged.
 async fn narrate(db: tollgate_state::Db, mut after: i64) {
     loop {
-        let Ok(events) = db.events(after, None, 100).await else { return };
-        for event in events {
+        let page = db.events(None, tollgate_state::Cursor::After(after), 100).await;
+        let Ok(page) = page else { return };
+        for event in page.items {
             after = event.seq;
             let integration =
                 event.integration.map_or(String::new(), |id| format!("integration {id}: "));

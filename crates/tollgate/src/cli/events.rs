@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use tollgate_api::{EventView, routes};
+use tollgate_api::{EventView, Page, routes};
 
 use super::client::{self, ServerArgs};
 use super::text::time;
@@ -31,8 +31,8 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             client::print_json(&client.get_raw(routes::EVENTS, &query).await?)?;
         } else {
-            let events: Vec<EventView> = client.get(routes::EVENTS, &query).await?;
-            client::print(&events.iter().map(render_event).collect::<String>())?;
+            let page: Page<EventView> = client.get(routes::EVENTS, &query).await?;
+            client::print(&page.items.iter().map(render_event).collect::<String>())?;
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -148,7 +148,7 @@ impl Site {
 
     fn events(&self, kind: &str) -> Vec<Value> {
         let events = self.cli(&["events", "--json"]).json();
-        events.as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+        events["items"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
     }
 
     fn builds(&self) -> usize {

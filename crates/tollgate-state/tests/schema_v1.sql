@@ -1,0 +1,94 @@
+-- tollgate's state, version 1. Times are milliseconds since the Unix epoch.
+
+CREATE TABLE projects (
+    name        TEXT PRIMARY KEY,
+    url         TEXT NOT NULL,
+    product     TEXT,
+    fetched_at  INTEGER,
+    fetch_error TEXT
+);
+
+CREATE TABLE branches (
+    project TEXT NOT NULL REFERENCES projects(name),
+    branch  TEXT NOT NULL,
+    PRIMARY KEY (project, branch)
+);
+
+-- A change is a commit staged for a branch. Staging the same commit again while it waits or
+-- runs gives the same row; after it ended (merged, rejected, unstaged) it is a new change.
+CREATE TABLE changes (
+    id          INTEGER PRIMARY KEY,
+    project     TEXT NOT NULL,
+    branch      TEXT NOT NULL,
+    commit_id   TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    staged_at   INTEGER NOT NULL,
+    integration INTEGER,
+    rejection   TEXT
+);
+CREATE UNIQUE INDEX changes_waiting ON changes (project, branch, commit_id)
+    WHERE state IN ('staged', 'integrating');
+CREATE INDEX changes_by_branch ON changes (project, branch, state);
+
+-- The last commit seen at each staging ref, so that a ref is staged once per commit.
+CREATE TABLE staging_refs (
+    project   TEXT NOT NULL,
+    ref_name  TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    PRIMARY KEY (project, ref_name)
+);
+
+CREATE TABLE integrations (
+    id          INTEGER PRIMARY KEY,
+    project     TEXT NOT NULL,
+    branch      TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    base        TEXT NOT NULL,
+    commit_id   TEXT,
+    rejection   TEXT,
+    note        TEXT,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX integrations_by_branch ON integrations (project, branch, id);
+
+CREATE TABLE integration_changes (
+    integration INTEGER NOT NULL REFERENCES integrations(id),
+    change      INTEGER NOT NULL REFERENCES changes(id),
+    position    INTEGER NOT NULL,
+    merge       TEXT,
+    PRIMARY KEY (integration, change)
+);
+
+CREATE TABLE work_items (
+    integration INTEGER NOT NULL REFERENCES integrations(id),
+    position    INTEGER NOT NULL,
+    item        TEXT NOT NULL,
+    build_key   TEXT NOT NULL,
+    significant INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    failure     TEXT,
+    log_path    TEXT,
+    log_digest  TEXT,
+    PRIMARY KEY (integration, item)
+);
+
+-- The decision log: append-only.
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    project     TEXT NOT NULL,
+    branch      TEXT NOT NULL,
+    integration INTEGER,
+    change      INTEGER,
+    work_item   TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX events_by_integration ON events (integration, seq);
