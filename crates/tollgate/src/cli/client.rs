@@ -218,10 +218,16 @@ fn decode<T: DeserializeOwned>(path: &str, raw: &str) -> Result<T, ServiceError>
 /// Writes `text` to stdout. A reader that stopped early (`tollgate events | head`) is not an
 /// error.
 pub fn print(text: &str) -> anyhow::Result<()> {
+    print_more(text).map(drop)
+}
+
+/// Writes `text` to stdout; `false` when the reader has stopped reading, so that a command
+/// that would print more can end (`tollgate events --follow | head`).
+pub fn print_more(text: &str) -> anyhow::Result<bool> {
     let mut stdout = io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        written => written.context("cannot write to stdout"),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        written => written.map(|()| true).context("cannot write to stdout"),
     }
 }
 

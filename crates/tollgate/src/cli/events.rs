@@ -1,22 +1,45 @@
 //! `tollgate events`: the decision log, what the service decided and did, one line per event.
+//!
+//! A page at a time, as the service answers: the newest events by default, older pages with
+//! `--before`, and with `--follow` whatever comes next, asked for every half second. A page
+//! is printed oldest first, so the newest event is the last line, as `tail` and `journalctl`
+//! show a log.
 
 use std::fmt::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use tollgate_api::{EventView, Page, routes};
+use tollgate_api::{EventView, MAX_PAGE, Page, routes};
 
-use super::client::{self, ServerArgs};
+use super::client::{self, Client, ServerArgs};
 use super::text::time;
+
+/// How often `--follow` asks for what came after the last event it printed.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+/// `--limit` when left out.
+const DEFAULT_LIMIT: i64 = 50;
 
 #[derive(clap::Args, Debug)]
 pub struct EventsArgs {
-    /// Only the events after this one, by its number (the first column).
+    /// How many events to print: the newest so many, or so many after `--after`.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_PAGE))]
+    pub limit: i64,
+    /// The events before this one, by its number (the first column): the page before the one
+    /// shown. When older events are left, stderr names the number to give.
+    #[arg(long, value_name = "SEQ", conflicts_with_all = ["after", "follow"])]
+    pub before: Option<i64>,
+    /// The events after this one: where a script left off.
     #[arg(long, value_name = "SEQ")]
     pub after: Option<i64>,
+    /// Prints the newest events, then each new one as it is logged, until Ctrl-C.
+    #[arg(long, conflicts_with = "json")]
+    pub follow: bool,
     /// Only the events of this integration.
     #[arg(long, value_name = "ID")]
     pub integration: Option<i64>,
-    /// Prints the service's answer as JSON, as it came.
+    /// Prints the service's answer as JSON, as it came: a page of events, newest first (oldest
+    /// first after `--after`), and the cursor of the next page.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -25,17 +48,88 @@ pub struct EventsArgs {
 
 pub fn run(args: &EventsArgs) -> anyhow::Result<ExitCode> {
     client::run(&args.server, async |client| {
-        let mut query = Vec::new();
-        query.extend(args.after.map(|seq| ("after", seq.to_string())));
-        query.extend(args.integration.map(|id| ("integration", id.to_string())));
-        if args.json {
-            client::print_json(&client.get_raw(routes::EVENTS, &query).await?)?;
-        } else {
-            let page: Page<EventView> = client.get(routes::EVENTS, &query).await?;
-            client::print(&page.items.iter().map(render_event).collect::<String>())?;
+        tokio::select! {
+            // Ctrl-C is how a follower ends; it is not a failure.
+            signal = tokio::signal::ctrl_c() => signal.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+            printed = events(client, args) => printed,
         }
-        Ok(ExitCode::SUCCESS)
     })
+}
+
+async fn events(client: &Client, args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    let cursor = match (args.before, args.after) {
+        (Some(before), _) => Some(("before", before)),
+        (None, Some(after)) => Some(("after", after)),
+        (None, None) => None,
+    };
+    let first = query(args, cursor, args.limit);
+    if args.json {
+        client::print_json(&client.get_raw(routes::EVENTS, &first).await?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut page: Page<EventView> = client.get(routes::EVENTS, &first).await?;
+    // A page back from a cursor comes newest first; a page after one, oldest first.
+    if args.after.is_none() {
+        page.items.reverse();
+    }
+    // A reader that stopped early (`| head`) has seen enough.
+    if !client::print_more(&render_events(&page.items))? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.follow {
+        if let Some(hint) = hint(args, &page) {
+            eprintln!("{hint}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut after = page.items.last().map_or(args.after.unwrap_or(0), |event| event.seq);
+    loop {
+        let next = query(args, Some(("after", after)), MAX_PAGE);
+        let page: Page<EventView> = client.get(routes::EVENTS, &next).await?;
+        if !client::print_more(&render_events(&page.items))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        after = page.next.unwrap_or(after);
+        // A full page: more is there already.
+        if (page.items.len() as i64) < MAX_PAGE {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
+    }
+}
+
+/// The events route's query: the cursor, the page's size, the integration.
+fn query(
+    args: &EventsArgs,
+    cursor: Option<(&'static str, i64)>,
+    limit: i64,
+) -> Vec<(&'static str, String)> {
+    let mut query: Vec<(&str, String)> =
+        cursor.map(|(key, seq)| (key, seq.to_string())).into_iter().collect();
+    query.push(("limit", limit.to_string()));
+    query.extend(args.integration.map(|id| ("integration", id.to_string())));
+    query
+}
+
+/// The command for the next page, when there is one: the older events behind a page back
+/// from a cursor, the newer ones after a full page after one.
+fn hint(args: &EventsArgs, page: &Page<EventView>) -> Option<String> {
+    let (words, flag) = match args.after {
+        None => ("older events", "--before"),
+        Some(_) if (page.items.len() as i64) < args.limit => return None,
+        Some(_) => ("newer events", "--after"),
+    };
+    let mut line = format!("{words}: tollgate events {flag} {}", page.next?);
+    if let Some(integration) = args.integration {
+        let _ = write!(line, " --integration {integration}");
+    }
+    if args.limit != DEFAULT_LIMIT {
+        let _ = write!(line, " --limit {}", args.limit);
+    }
+    Some(line)
+}
+
+fn render_events(events: &[EventView]) -> String {
+    events.iter().map(render_event).collect()
 }
 
 /// `41 2026-08-01T12:00:00Z work_item_finished demo/greeter dev integration 3
@@ -110,6 +204,39 @@ mod tests {
             work_item: Some("demo/greeter:debian-12:Build".into()),
             detail,
         }
+    }
+
+    fn args(before: Option<i64>, after: Option<i64>, limit: i64) -> EventsArgs {
+        EventsArgs {
+            limit,
+            before,
+            after,
+            follow: false,
+            integration: None,
+            json: false,
+            server: ServerArgs { server: "http://127.0.0.1:8080".into() },
+        }
+    }
+
+    fn page(seqs: &[i64], next: Option<i64>) -> Page<EventView> {
+        let items = seqs.iter().map(|&seq| EventView { seq, ..event("staged", json!({})) });
+        Page { items: items.collect(), next }
+    }
+
+    #[test]
+    fn the_hint_names_the_next_page_when_there_is_one() {
+        let older = hint(&args(None, None, 50), &page(&[90, 91], Some(90)));
+        assert_eq!(older.as_deref(), Some("older events: tollgate events --before 90"));
+        let mut third = args(Some(90), None, 2);
+        third.integration = Some(3);
+        assert_eq!(
+            hint(&third, &page(&[88, 89], Some(88))).as_deref(),
+            Some("older events: tollgate events --before 88 --integration 3 --limit 2")
+        );
+        assert_eq!(hint(&args(None, None, 50), &page(&[1, 2], None)), None, "the first page");
+        let full = hint(&args(None, Some(10), 2), &page(&[11, 12], Some(12)));
+        assert_eq!(full.as_deref(), Some("newer events: tollgate events --after 12 --limit 2"));
+        assert_eq!(hint(&args(None, Some(10), 3), &page(&[11, 12], Some(12))), None);
     }
 
     #[test]

@@ -68,6 +68,10 @@ enum Command {
     /// Adds and lists the projects the service knows.
     Project(project::ProjectArgs),
     /// Prints the decision log: what the service decided and did.
+    ///
+    /// The newest events, one a line, printed oldest first so that the newest is the last
+    /// line, as `tail` and `journalctl` show a log. `--before SEQ` shows the page before
+    /// (stderr names it when there is one), `--follow` goes on printing events as they come.
     Events(events::EventsArgs),
 }
 

@@ -147,7 +147,7 @@ impl Site {
     }
 
     fn events(&self, kind: &str) -> Vec<Value> {
-        let events = self.cli(&["events", "--json"]).json();
+        let events = self.cli(&["events", "--json", "--limit", "1000"]).json();
         events["items"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
     }
 
@@ -329,6 +329,100 @@ fn stage_wait_on_a_terminal_draws_a_spinner_per_work_item_and_ends_with_marks() 
     assert!(screen.contains("✓   demo/app:linux:Build  passed"), "{screen}");
     assert!(!screen.contains("demo/app:linux:Build: passed"), "not the plain lines: {screen}");
     assert_eq!(site.tip(), change);
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+/// The numbers (first column) of `tollgate events` lines.
+fn seqs(lines: &str) -> Vec<i64> {
+    lines.lines().map(|line| line.split(' ').next().unwrap().parse().unwrap()).collect()
+}
+
+/// `tollgate events --follow ARGS` started with its output piped, and its lines as they come;
+/// after `take` lines its end of the pipe is closed, as `| head -n TAKE` does.
+fn follower(site: &Site, args: &[&str], take: usize) -> (Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = site
+        .tollgate_command(&[&["events", "--follow"], args].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = Some(stdout.lines());
+        for taken in 1..=take {
+            let Some(Ok(line)) = stdout.as_mut().and_then(Iterator::next) else { return };
+            if taken == take {
+                // Closed before the line is told, so that whatever comes after finds it closed.
+                drop(stdout.take());
+            }
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, received)
+}
+
+#[test]
+fn events_show_the_newest_last_page_back_with_before_and_follow_what_comes() {
+    let site = Site::new();
+    let mut serve = site.serve();
+    let first = site.change("first", &["first"]);
+    let waited = site.cli(&["stage", "demo/app", "main", &first, "--wait"]);
+    assert_eq!(waited.code, 0, "{}", waited.stderr);
+    let all = site.cli(&["events", "--json", "--limit", "1000"]).json();
+    let all: Vec<i64> =
+        all["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(all.len() > 8, "more events than two pages of four: {all:?}");
+
+    // The newest four, the newest on the last line; stderr names the page before.
+    let newest = site.cli(&["events", "--limit", "4"]);
+    assert_eq!(newest.code, 0, "{}", newest.stderr);
+    let shown = seqs(&newest.stdout);
+    assert_eq!(shown.last(), all.iter().max(), "{}", newest.stdout);
+    assert_eq!(shown, all[..4].iter().rev().copied().collect::<Vec<_>>());
+    assert!(newest.stdout.lines().last().unwrap().contains(" integration_finished "));
+    let before = shown[0].to_string();
+    let hint = format!("older events: tollgate events --before {before} --limit 4");
+    assert!(newest.stderr.contains(&hint), "{}", newest.stderr);
+    let older = site.cli(&["events", "--limit", "4", "--before", &before]);
+    assert_eq!(older.code, 0, "{}", older.stderr);
+    assert_eq!(seqs(&older.stdout), all[4..8].iter().rev().copied().collect::<Vec<_>>());
+    let whole = site.cli(&["events", "--limit", "1000"]);
+    assert_eq!(seqs(&whole.stdout).len(), all.len());
+    assert!(whole.stderr.is_empty(), "nothing older: {}", whole.stderr);
+
+    // Following: the newest page first, then what happens after it started.
+    let (mut following, lines) = follower(&site, &["--limit", "2"], usize::MAX);
+    let (mut stopped_reading, its_lines) = follower(&site, &["--limit", "1"], 1);
+    let next_line =
+        |lines: &std::sync::mpsc::Receiver<String>| lines.recv_timeout(DEADLINE).unwrap();
+    let page: Vec<String> = (0..2).map(|_| next_line(&lines)).collect();
+    assert_eq!(seqs(&page.join("\n")), all[..2].iter().rev().copied().collect::<Vec<_>>());
+    next_line(&its_lines);
+    let second = site.change("second", &["second"]);
+    let staged = site.cli(&["stage", "demo/app", "main", &second]);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    let newer = loop {
+        let line = next_line(&lines);
+        if line.contains(" staged ") {
+            break line;
+        }
+    };
+    assert!(seqs(&newer)[0] > all[0], "{newer}");
+    assert!(newer.contains(&format!("commit={second}")), "{newer}");
+
+    // Ctrl-C ends a follower cleanly, and so does a reader that stopped reading.
+    let interrupt = Command::new("kill").args(["-INT", &following.id().to_string()]).status();
+    assert!(interrupt.unwrap().success());
+    let ended = following.wait().unwrap();
+    assert!(ended.success(), "{ended:?}");
+    site.until(|| stopped_reading.try_wait().unwrap().is_some());
+    let ended = stopped_reading.wait().unwrap();
+    assert!(ended.success(), "{ended:?}");
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
