@@ -7,7 +7,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Db, changes, events, integrations, views, work_items};
+use crate::{Db, changes, events, integrations, undecided, views, work_items};
 
 /// The tables that grow with history.
 const BIG: [&str; 5] = ["changes", "integration_changes", "integrations", "work_items", "events"];
@@ -37,6 +37,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("integrations::MERGE_CHANGES", integrations::MERGE_CHANGES),
     ("integrations::GIVE_BACK_CHANGES", integrations::GIVE_BACK_CHANGES),
     ("integrations::CANCEL_ITEMS", integrations::CANCEL_ITEMS),
+    ("undecided::UNDECIDED", undecided::UNDECIDED),
     ("views::ONE", views::ONE),
     ("views::BEFORE", views::BEFORE),
     ("views::OF_PROJECT_BEFORE", views::OF_PROJECT_BEFORE),

@@ -2,16 +2,14 @@
 
 use crate::{Db, StateError};
 
+/// Read from the partial index of waiting changes (`changes_waiting`), never the decided ones.
+pub(crate) const UNDECIDED: &str = "SELECT id FROM changes INDEXED BY changes_waiting
+     WHERE project = ? AND state IN ('staged', 'integrating')";
+
 impl Db {
     /// The ids of the project's changes that wait or run (staged, integrating), whatever the
-    /// branch: what a mirror's `refs/tollgate/changes/N` are still needed for.
+    /// branch, in no order: what a mirror's `refs/tollgate/changes/N` are still needed for.
     pub async fn undecided_changes(&self, project: &str) -> Result<Vec<i64>, StateError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM changes WHERE project = ? AND state IN ('staged', 'integrating')
-             ORDER BY id",
-        )
-        .bind(project)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(UNDECIDED).bind(project).fetch_all(&self.pool).await?)
     }
 }
