@@ -10,6 +10,7 @@ use tollgate_api::{
     ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectSpec, ProjectView, StageRequest,
     StageResponse, Status, UnstageRequest,
 };
+use tollgate_git::{GitError, Mirror};
 use tollgate_state::{Cursor, Scope};
 
 use crate::controller::Controller;
@@ -132,12 +133,24 @@ impl Controller {
         let mut tips = HashMap::new();
         for project in &projects {
             let mirror = self.mirrors.mirror(&project.spec.name, &project.spec.url).await?;
-            for (reference, commit) in blocking(move || mirror.refs("refs/heads/")).await?? {
-                let branch = reference.trim_start_matches("refs/heads/").to_owned();
-                tips.insert((project.spec.name.clone(), branch), commit.to_string());
+            let branches = project.spec.branches.clone();
+            for (branch, tip) in blocking(move || branch_tips(&mirror, &branches)).await?? {
+                tips.insert((project.spec.name.clone(), branch), tip);
             }
         }
         let branches = self.db.branch_views(&tips).await?;
         Ok(Status { projects, branches, slots_busy: self.slots.busy(), slots: self.slots.total() })
     }
+}
+
+/// The tips of the gated branches, from the mirror's long-lived `cat-file`: listing its refs
+/// would start a git per project and request. A branch the remote does not have is left out.
+fn branch_tips(mirror: &Mirror, branches: &[String]) -> Result<Vec<(String, String)>, GitError> {
+    let mut tips = Vec::new();
+    for branch in branches {
+        if let Some(tip) = mirror.resolve(&format!("refs/heads/{branch}"))? {
+            tips.push((branch.clone(), tip.to_string()));
+        }
+    }
+    Ok(tips)
 }
