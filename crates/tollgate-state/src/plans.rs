@@ -10,10 +10,11 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::{Db, changes, events, integrations, undecided, views, work_items};
 
 /// The tables that grow with history.
-const BIG: [&str; 5] = ["changes", "integration_changes", "integrations", "work_items", "events"];
+const BIG: [&str; 6] =
+    ["changes", "integration_changes", "integrations", "work_items", "events", "leases"];
 
 /// Partial indexes that hold only what has not ended: scanning one reads a row per branch.
-const BOUNDED: [&str; 1] = ["integrations_unfinished"];
+const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
 
 /// Queries that sort what they found rather than read it in index order, each because what it
 /// finds is a few rows whatever the history: the unfinished integrations (one per branch), the

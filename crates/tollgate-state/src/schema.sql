@@ -1,4 +1,4 @@
--- tollgate's state, version 2. Times are milliseconds since the Unix epoch.
+-- tollgate's state, version 3. Times are milliseconds since the Unix epoch.
 --
 -- Every read on a request path is a keyed lookup or a bounded range of an index below (the
 -- state crate's `plans` test checks each with EXPLAIN QUERY PLAN). A database of an older
@@ -107,3 +107,40 @@ CREATE TABLE events (
     detail      TEXT NOT NULL
 );
 CREATE INDEX events_by_integration ON events (integration, seq);
+
+-- The API's tokens: only a hash of each secret is kept. A revoked token stays, so that its
+-- name is not given again by mistake.
+CREATE TABLE tokens (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    hash       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+-- Agents that registered: what they said they are (JSON), when they were last heard from.
+CREATE TABLE agents (
+    name       TEXT PRIMARY KEY,
+    info       TEXT NOT NULL,
+    token      TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    draining   INTEGER NOT NULL DEFAULT 0
+);
+
+-- Every run of a work item is a lease to an agent (the local one too). The id is the fencing
+-- token: a report is taken only under the lease that is active for its work item, so a run
+-- whose lease was taken away can never overwrite a newer one.
+-- state: active, reported, expired (the agent was lost), released (ended without a report).
+CREATE TABLE leases (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration INTEGER NOT NULL REFERENCES integrations(id),
+    item        TEXT NOT NULL,
+    agent       TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    ended_at    INTEGER
+);
+CREATE INDEX leases_of_item ON leases (integration, item, id);
+-- What an agent holds now: a few rows whatever the history.
+CREATE INDEX leases_active ON leases (agent, id) WHERE state = 'active';
