@@ -117,6 +117,12 @@ pub struct WorkItemView {
     pub failure: Option<FailureView>,
     /// Where its log is: an API path, when there is a log.
     pub log: Option<String>,
+    /// The agent of its newest run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Why it waits for an agent that no connected one can be: "no agent serves template X".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// A failing instruction, as a maintainer is told about it.

@@ -4,6 +4,7 @@
 //! read them. Times are milliseconds since the Unix epoch; commits are full hex ids. Every
 //! route is listed in [`routes`].
 
+mod agent;
 mod change;
 mod event;
 mod integration;
@@ -11,6 +12,10 @@ mod page;
 mod project;
 pub mod routes;
 
+pub use agent::{
+    AgentHello, AgentInfo, AgentOffer, AgentPoll, AgentPolled, AgentReport, AgentView,
+    AgentWelcome, PinView,
+};
 pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
 pub use event::EventView;
 pub use integration::{

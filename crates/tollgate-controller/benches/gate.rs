@@ -73,7 +73,7 @@ fn main() {
     runtime.block_on(async {
         let mut config = Config::new(tmp.path().join("data"));
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.slots = 2;
+        config.local_slots = 2;
         config.poll_interval = Duration::from_secs(3600);
         config.sandbox = sandbox;
         config.projects = vec![ProjectSpec {

@@ -168,7 +168,7 @@ async fn live(db: &Db, items: &[String], commits: &Commits) -> i64 {
     db.planned(&formed, &planned).await.unwrap();
     formed = db.integration(formed.id).await.unwrap().unwrap();
     for item in items.iter().take(2) {
-        db.item_started(&formed, item, "/nonexistent/log").await.unwrap();
+        db.item_started(&formed, item, "/nonexistent/log", "local").await.unwrap();
     }
     for n in 0..QUEUED {
         // Not a commit of the history, which staging would take as merged already.
@@ -269,7 +269,7 @@ async fn start(data: &Path, remote: &Path, http: &reqwest::Client) -> (Service, 
     }
     let mut config = Config::new(data.to_owned());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.slots = 2;
+    config.local_slots = 2;
     config.poll_interval = Duration::from_secs(3600);
     config.sandbox = false;
     config.projects = vec![project(remote)];

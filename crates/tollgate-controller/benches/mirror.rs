@@ -121,7 +121,7 @@ fn main() {
     let measured = runtime.block_on(async {
         let mut config = Config::new(data.clone());
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.slots = 2;
+        config.local_slots = 2;
         config.poll_interval = Duration::from_secs(3600);
         config.sandbox = sandbox;
         config.projects = vec![spec.clone()];

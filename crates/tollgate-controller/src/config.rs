@@ -3,10 +3,17 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! data_dir = "/var/lib/tollgate"
-//! slots = 2                 # work items at once; the number of cores by default
+//! local_slots = 2           # work items at once on this machine; the number of cores by
+//!                           # default, 0 when only agents run them (`slots` is the old name)
+//! lease_term = "30s"        # an agent's lease lives this long without a heartbeat
+//! unplaceable_timeout = "1h" # a work item no agent can run errors after this long
 //! poll_interval = "10s"     # how often remotes are fetched for staging refs
 //! sandbox = true
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
+//!
+//! [[sched_rules]]           # Coin's: configurations matched → labels their agent must have
+//! match = { "target.os" = "MacOS|IOS" }
+//! labels = { hw = "apple" }
 //!
 //! [[project]]
 //! name = "demo/greeter"
@@ -28,8 +35,18 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where workspaces are made; `DATA_DIR/work` by default.
     pub work_dir: Option<PathBuf>,
-    /// Work items at once on the local hypervisor.
-    pub slots: u32,
+    /// Work items at once on this machine's own slots (the local agent); 0 for none, when
+    /// only remote agents run work items.
+    pub local_slots: u32,
+    /// How long an agent's lease lives without a heartbeat before its work item runs again
+    /// elsewhere.
+    pub lease_term: Duration,
+    /// How long a work item may wait while no connected agent can ever run it (no agent
+    /// serves its template) before that is a system error.
+    pub unplaceable_timeout: Duration,
+    /// Coin's `sched_rules`: configuration attributes matched by regex → labels an agent
+    /// must have.
+    pub sched_rules: Vec<tollgate_core::schedule::SchedRule>,
     pub poll_interval: Duration,
     pub sandbox: bool,
     /// Runs of a work item that ends in a system error, before the integration errors.
@@ -55,7 +72,10 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir,
             work_dir: None,
-            slots: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            local_slots: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            lease_term: Duration::from_secs(30),
+            unplaceable_timeout: Duration::from_secs(3600),
+            sched_rules: Vec::new(),
             poll_interval: Duration::from_secs(10),
             sandbox: true,
             attempts: 3,
@@ -95,9 +115,27 @@ impl Config {
         config.work_dir = file.work_dir;
         if let Some(slots) = file.slots {
             if slots == 0 {
-                return Err("slots: must be at least 1".to_owned());
+                return Err(
+                    "slots: must be at least 1 (`local_slots = 0` runs nothing here)".into()
+                );
             }
-            config.slots = slots;
+            config.local_slots = slots;
+        }
+        if let Some(slots) = file.local_slots {
+            config.local_slots = slots;
+        }
+        if let Some(term) = file.lease_term {
+            config.lease_term = parse_duration("lease_term", &term)?;
+        }
+        if let Some(wait) = file.unplaceable_timeout {
+            config.unplaceable_timeout = parse_duration("unplaceable_timeout", &wait)?;
+        }
+        for (index, rule) in file.sched_rules.iter().enumerate() {
+            let matches: Vec<(&str, &str)> =
+                rule.matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let parsed = tollgate_core::schedule::SchedRule::new(&matches, rule.labels.clone())
+                .map_err(|error| format!("sched_rules[{index}].match: {error}"))?;
+            config.sched_rules.push(parsed);
         }
         if let Some(interval) = file.poll_interval {
             config.poll_interval = parse_duration("poll_interval", &interval)?;
@@ -169,6 +207,11 @@ struct File {
     data_dir: Option<PathBuf>,
     work_dir: Option<PathBuf>,
     slots: Option<u32>,
+    local_slots: Option<u32>,
+    lease_term: Option<String>,
+    unplaceable_timeout: Option<String>,
+    #[serde(default)]
+    sched_rules: Vec<SchedRuleFile>,
     poll_interval: Option<String>,
     retry_backoff: Option<String>,
     attempts: Option<u32>,
@@ -182,6 +225,15 @@ struct File {
     project: Vec<ProjectSpec>,
 }
 
+/// `[[sched_rules]]`: `match = { "target.os" = "MacOS|IOS" }`, `labels = { hw = "apple" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedRuleFile {
+    #[serde(rename = "match")]
+    matches: std::collections::BTreeMap<String, String>,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +245,7 @@ mod tests {
             PathBuf::from("/data"),
         )
         .unwrap();
-        assert_eq!(config.slots, 3);
+        assert_eq!(config.local_slots, 3);
         assert_eq!(config.poll_interval, Duration::from_millis(250));
         assert_eq!(config.projects[0].branches, vec!["main".to_owned()]);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");

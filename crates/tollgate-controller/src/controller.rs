@@ -14,12 +14,12 @@ use tollgate_runner::{Runner, RunnerOptions, Sandbox};
 use tollgate_state::{DataDirLock, Db};
 use tollgate_store::LocalStore;
 
+use crate::agents::{LOCAL, Pool};
 use crate::cleanup;
 use crate::config::Config;
 use crate::error::ControllerError;
 use crate::maintenance::Upkeep;
 use crate::mirrors::Mirrors;
-use crate::slots::Slots;
 
 pub struct Controller {
     pub(crate) config: Config,
@@ -27,7 +27,8 @@ pub struct Controller {
     pub(crate) mirrors: Mirrors,
     pub(crate) upkeep: Upkeep,
     pub(crate) runner: Arc<Runner>,
-    pub(crate) slots: Slots,
+    /// The agents, this machine's slots among them, and the work items waiting for them.
+    pub(crate) pool: Pool,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
     wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
     /// Branches whose task runs.
@@ -92,7 +93,7 @@ impl Service {
             .local_addr()
             .map_err(|error| ControllerError::System(format!("the listener: {error}")))?;
         let controller = Arc::new(Controller {
-            slots: Slots::new(config.slots),
+            pool: Pool::new(config.sched_rules.clone(), config.lease_term),
             config,
             db,
             mirrors,
@@ -122,10 +123,12 @@ impl Service {
                 controller.gate_branch(&project.spec.name, branch);
             }
         }
+        tokio::spawn(crate::agents::local::run(controller.clone()));
+        tokio::spawn(crate::agents::leases::expire_leases(controller.clone()));
         tokio::spawn(crate::staging::poll(controller.clone()));
         tokio::spawn(crate::maintenance::run(controller.clone()));
         let server = tokio::spawn(crate::http::serve(controller.clone(), listener));
-        tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), slots = controller.slots.total(), "tollgate is serving");
+        tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), local_slots = controller.config.local_slots, "tollgate is serving");
         Ok(Service { controller, addr, server })
     }
 
@@ -159,11 +162,19 @@ impl Controller {
         self.waker(project, branch).notify_one();
     }
 
-    /// After a restart: work items that were running when the previous controller stopped
-    /// will run again. Their integrations resume in their branch's task.
+    /// After a restart: work items that were running on this machine when the previous
+    /// controller stopped will run again; those leased to other agents wait for their
+    /// agents' reports, for a lease term. Their integrations resume in their branch's task.
     async fn recover(&self) -> Result<(), ControllerError> {
+        for lease in self.db.active_leases().await? {
+            if lease.agent != LOCAL {
+                let key =
+                    crate::agents::WorkRef { integration: lease.integration, item: lease.item };
+                self.pool.leases.adopt(lease.id, key, &lease.agent);
+            }
+        }
         for integration in self.db.unfinished().await? {
-            let again = self.db.recover_items(&integration).await?;
+            let again = self.db.recover_items(&integration, LOCAL).await?;
             tracing::info!(
                 integration = integration.id,
                 state = integration.state.as_str(),

@@ -2,10 +2,11 @@
 //!
 //! Changes are staged per branch (API, CLI, or `refs/staging/BRANCH/NAME` on the remote); one
 //! task per branch forms an integration from every staged change, merges them onto the tip,
-//! plans the result, runs its work items on the local hypervisor's slots, gates, and moves the
+//! plans the result, runs its work items on agents (this machine's slots among them), gates, and moves the
 //! branch by compare-and-swap. Every transition is committed to the state database before its
 //! side effect, so a restarted controller resumes where the previous one stopped.
 
+mod agents;
 mod branch;
 mod cleanup;
 pub mod config;
@@ -18,7 +19,6 @@ mod maintenance;
 mod mirrors;
 mod projects;
 mod pushes;
-mod slots;
 mod staging;
 
 pub use config::Config;

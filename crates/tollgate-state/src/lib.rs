@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod fill;
 mod integrations;
+mod leases;
 mod lock;
 mod page;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use error::StateError;
 #[doc(hidden)]
 pub use fill::History;
 pub use integrations::{Formed, MergeOutcome};
+pub use leases::{ActiveLease, LeaseEnd};
 pub use lock::DataDirLock;
 pub use page::Cursor;
 pub use views::Scope;

@@ -7,7 +7,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Db, changes, events, integrations, undecided, views, work_items};
+use crate::{Db, changes, events, integrations, leases, undecided, views, work_items};
 
 /// The tables that grow with history.
 const BIG: [&str; 6] =
@@ -32,6 +32,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("events::OF_INTEGRATION_AFTER", events::OF_INTEGRATION_AFTER),
     ("events::LAST", events::LAST),
     ("integrations::UNFINISHED", integrations::UNFINISHED),
+    ("leases::ACTIVE", leases::ACTIVE),
+    ("leases::RELEASE_OF", leases::RELEASE_OF),
     ("integrations::UNFINISHED_ON", integrations::UNFINISHED_ON),
     ("integrations::STAGED", integrations::STAGED),
     ("integrations::REJECT_CHANGES", integrations::REJECT_CHANGES),

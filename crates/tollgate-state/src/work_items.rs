@@ -6,6 +6,7 @@ use tollgate_api::{FailureView, IntegrationState, WorkItemState, WorkItemView};
 
 use crate::events::Event;
 use crate::integrations::{Formed, set_state};
+use crate::leases::{LeaseEnd, end_lease, release_of};
 use crate::text::{from_json, name, parse, to_json};
 use crate::{Db, StateError, now_ms};
 
@@ -24,16 +25,26 @@ pub struct WorkItemEnd {
     pub failure: Option<FailureView>,
     /// The log in the store.
     pub log_digest: Option<String>,
+    /// The lease it ran under; the end is recorded only while that lease is active.
+    pub lease: Option<i64>,
 }
 
 // Keyed by the primary key (integration, item), or by `work_items_by_item` for a work item's
 // newest run: a few rows of one integration, never the work items of history.
+/// Work items that were running keep running only under an active lease (of an agent that
+/// outlives the controller); the others wait to run again.
 pub(crate) const RECOVER: &str = "UPDATE work_items SET state = 'waiting'
-     WHERE integration = ? AND state = 'running' RETURNING item";
+     WHERE integration = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM leases AS l
+        WHERE l.integration = work_items.integration AND l.item = work_items.item
+        AND l.state = 'active')
+     RETURNING item";
 /// An integration's work items; sorted by position after the lookup (a plan's few hundred).
+/// The agent of each is its newest lease's, one index lookup per work item.
 pub(crate) const ITEMS: &str = "SELECT item, build_key, significant, state, attempts, started_at,
-     finished_at, failure, log_path, log_digest FROM work_items
-     WHERE integration = ? ORDER BY position";
+     finished_at, failure, log_path, log_digest,
+     (SELECT agent FROM leases AS l WHERE l.integration = w.integration AND l.item = w.item
+      ORDER BY l.id DESC LIMIT 1) AS agent
+     FROM work_items AS w WHERE integration = ? ORDER BY position";
 pub(crate) const STATE: &str = "SELECT state FROM work_items WHERE integration = ? AND item = ?";
 pub(crate) const LOG_OF: &str = "SELECT integration, state, log_path, log_digest FROM work_items
      WHERE integration = ? AND item = ?";
@@ -71,31 +82,44 @@ impl Db {
         Ok(())
     }
 
-    /// The work item is about to run; its log grows at `log_path`.
+    /// The work item is leased to `agent` and about to run there; its log grows at
+    /// `log_path`. Returns the lease: its id is the fencing token its report must carry.
     pub async fn item_started(
         &self,
         integration: &Formed,
         item: &str,
         log_path: &str,
-    ) -> Result<(), StateError> {
+        agent: &str,
+    ) -> Result<i64, StateError> {
         let mut tx = self.writer.begin().await?;
+        let now = now_ms();
         sqlx::query(
             "UPDATE work_items SET state = 'running', attempts = attempts + 1, started_at = ?,
              finished_at = NULL, failure = NULL, log_path = ?, log_digest = NULL
              WHERE integration = ? AND item = ?",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(log_path)
         .bind(integration.id)
         .bind(item)
         .execute(&mut *tx)
         .await?;
-        let detail = json!({ "log": log_path });
+        let lease: i64 = sqlx::query_scalar(
+            "INSERT INTO leases (integration, item, agent, state, issued_at)
+             VALUES (?, ?, ?, 'active', ?) RETURNING id",
+        )
+        .bind(integration.id)
+        .bind(item)
+        .bind(agent)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = json!({ "log": log_path, "agent": agent, "lease": lease });
         Event { work_item: Some(item), ..Event::of(integration, "work_item_started", detail) }
             .append(&mut tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(lease)
     }
 
     /// The work item ended: run, reused, skipped or cancelled.
@@ -107,6 +131,9 @@ impl Db {
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
+        if let Some(lease) = end.lease {
+            end_lease(&mut tx, lease, "reported", now).await?;
+        }
         sqlx::query(
             "UPDATE work_items SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ?,
              failure = ?, log_digest = COALESCE(?, log_digest)
@@ -140,8 +167,12 @@ impl Db {
         item: &str,
         error: &str,
         delay_ms: u64,
+        lease: Option<(i64, LeaseEnd)>,
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
+        if let Some((lease, how)) = lease {
+            end_lease(&mut tx, lease, how.as_str(), now_ms()).await?;
+        }
         sqlx::query("UPDATE work_items SET state = 'waiting' WHERE integration = ? AND item = ?")
             .bind(integration.id)
             .bind(item)
@@ -155,9 +186,16 @@ impl Db {
         Ok(())
     }
 
-    /// After a restart: work items that were running did not finish; they wait to run again.
-    pub async fn recover_items(&self, integration: &Formed) -> Result<Vec<String>, StateError> {
+    /// After a restart: the runs of `local_agent` (this machine's, stopped with the previous
+    /// controller) did not finish; those work items wait to run again. Work items leased to
+    /// other agents stay running: their agents report when they reconnect.
+    pub async fn recover_items(
+        &self,
+        integration: &Formed,
+        local_agent: &str,
+    ) -> Result<Vec<String>, StateError> {
         let mut tx = self.writer.begin().await?;
+        release_of(&mut tx, integration.id, local_agent).await?;
         let items: Vec<String> =
             sqlx::query_scalar(RECOVER).bind(integration.id).fetch_all(&mut *tx).await?;
         let detail = json!({ "state": integration.state, "run_again": items });
@@ -187,6 +225,8 @@ impl Db {
                     started_at: row.try_get("started_at")?,
                     finished_at: row.try_get("finished_at")?,
                     failure,
+                    agent: row.try_get("agent")?,
+                    waiting: None,
                 })
             })
             .collect()

@@ -8,11 +8,12 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tollgate_api::{
     ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectSpec, ProjectView, StageRequest,
-    StageResponse, Status, UnstageRequest,
+    StageResponse, Status, UnstageRequest, WorkItemState,
 };
 use tollgate_git::{GitError, Mirror};
 use tollgate_state::{Cursor, Scope};
 
+use crate::agents::WorkRef;
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
@@ -86,7 +87,10 @@ pub async fn integration(
     State(controller): State<Arc<Controller>>,
     Path(id): Path<i64>,
 ) -> Answer<IntegrationView> {
-    let view = controller.db.integration_view(id, true).await?;
+    let mut view = controller.db.integration_view(id, true).await?;
+    if let Some(view) = &mut view {
+        controller.show_waiting(view);
+    }
     Ok(Json(view.ok_or_else(|| ControllerError::NotFound(format!("no integration {id}")))?))
 }
 
@@ -138,8 +142,22 @@ impl Controller {
                 tips.insert((project.spec.name.clone(), branch), tip);
             }
         }
-        let branches = self.db.branch_views(&tips).await?;
-        Ok(Status { projects, branches, slots_busy: self.slots.busy(), slots: self.slots.total() })
+        let mut branches = self.db.branch_views(&tips).await?;
+        for current in branches.iter_mut().filter_map(|branch| branch.current.as_mut()) {
+            self.show_waiting(current);
+        }
+        let (slots_busy, slots) = self.pool.total_load();
+        Ok(Status { projects, branches, slots_busy, slots })
+    }
+}
+
+impl Controller {
+    /// Says why the integration's waiting work items wait, for those no agent can run.
+    fn show_waiting(&self, view: &mut IntegrationView) {
+        for item in view.work_items.iter_mut().filter(|item| item.state == WorkItemState::Waiting) {
+            let key = WorkRef { integration: view.id, item: item.id.clone() };
+            item.waiting = self.pool.waiting(&key);
+        }
     }
 }
 

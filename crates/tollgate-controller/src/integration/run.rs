@@ -1,28 +1,34 @@
-//! Running: plan the integration commit, run its work items on the slots, gate.
+//! Running: plan the integration commit, run its work items on the agents, gate.
 //!
 //! The plan is made again from the integration commit whenever this phase starts (it is a
 //! pure function of the commit), and the work items' states come from the database, so a
 //! resumed integration keeps what finished and runs again what was running. A work item whose
-//! build key the store has passed is reused without a slot. A system error is retried with
+//! build key the store has passed is reused without an agent. A system error is retried with
 //! backoff; the gate decides at the first significant failure, and what still runs is
 //! cancelled.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tollgate_api::{FailureView, IntegrationState, ProjectView, Rejection, WorkItemState};
+use tollgate_api::{
+    AgentOffer, FailureView, IntegrationState, PinView, ProjectView, Rejection, WorkItemState,
+};
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
-use tollgate_core::plan::{Plan, PlanRequest, WorkItem, plan};
+use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, plan};
 use tollgate_core::run::{Failure, Outcome};
+use tollgate_core::schedule::{BranchKey, Demand};
 use tollgate_core::source::{Pin, ProjectName, Revision};
 use tollgate_runner::Finished;
-use tollgate_state::{Formed, NewWorkItem, WorkItemEnd, log_link};
+use tollgate_state::{Formed, LeaseEnd, NewWorkItem, WorkItemEnd, log_link};
 use tollgate_store::RecordOutcome;
 
+use crate::agents::leases::Adopted as AdoptedLease;
+use crate::agents::{Assignment, Job, Queued, Reported, WorkRef, attributes};
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
@@ -94,11 +100,22 @@ enum Ended {
     Reused {
         log: Option<String>,
     },
-    Ran(Box<Finished>),
-    /// It never started: cancelled while it waited for a slot.
+    /// It ran here, under `lease`.
+    Ran(Box<Finished>, i64),
+    /// A remote agent reported under `lease`; `ack` answers it once the end is recorded.
+    Reported(Box<Reported>, i64),
+    /// The lease expired: the agent stopped heartbeating.
+    Lost {
+        lease: i64,
+        agent: String,
+    },
+    /// It never started: cancelled while it waited for an agent.
     Cancelled,
-    /// The controller could not record its start.
+    /// The controller could not start it.
     System(String),
+    /// No connected agent could ever run it, for longer than the configured wait: the
+    /// system's fault (a missing machine), not retried.
+    Unplaceable(String),
 }
 
 struct Run<'a> {
@@ -135,6 +152,7 @@ impl<'a> Run<'a> {
         controller.db.planned(integration, &new).await?;
         let mut attempts = vec![0; jobs.jobs.len()];
         let mut failures = HashMap::new();
+        let mut adopted = Vec::new();
         for view in controller.db.work_items(integration.id).await? {
             let Some(index) = jobs.jobs.iter().position(|job| job.id.to_string() == view.id) else {
                 continue;
@@ -145,14 +163,25 @@ impl<'a> Run<'a> {
                 WorkItemState::Error => JobState::Error,
                 WorkItemState::Skipped => JobState::Skipped,
                 WorkItemState::Cancelled => JobState::Cancelled,
-                WorkItemState::Waiting | WorkItemState::Running => JobState::Waiting,
+                WorkItemState::Waiting => JobState::Waiting,
+                // Still running only when an agent holds its lease (see `recover_items`).
+                WorkItemState::Running => {
+                    let key = WorkRef { integration: integration.id, item: view.id.clone() };
+                    match controller.pool.leases.take_adopted(&key) {
+                        Some(lease) => {
+                            adopted.push((index, lease));
+                            JobState::Running
+                        }
+                        None => JobState::Waiting,
+                    }
+                }
             };
             attempts[index] = view.attempts;
             if let Some(failure) = view.failure {
                 failures.insert(index, failure);
             }
         }
-        Ok(Run {
+        let mut run = Run {
             controller,
             integration,
             plan,
@@ -163,7 +192,11 @@ impl<'a> Run<'a> {
             tasks: JoinSet::new(),
             cancel,
             items: cancel.child_token(),
-        })
+        };
+        for (index, lease) in adopted {
+            run.wait_for_report(index, lease);
+        }
+        Ok(run)
     }
 
     /// Starts what is ready and takes in what ends, until the gate decides.
@@ -175,7 +208,12 @@ impl<'a> Run<'a> {
                 if let Some(failure) = &mut failure {
                     failure.message = format!("not run: {} did not pass", self.jobs.jobs[cause].id);
                 }
-                let end = WorkItemEnd { state: WorkItemState::Skipped, failure, log_digest: None };
+                let end = WorkItemEnd {
+                    state: WorkItemState::Skipped,
+                    failure,
+                    log_digest: None,
+                    lease: None,
+                };
                 self.record(index, &end).await?;
             }
             let gate = decide(&self.jobs);
@@ -254,6 +292,27 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// A work item that an agent ran across a restart of the controller: its report is
+    /// waited for under the lease that the state kept.
+    fn wait_for_report(&mut self, index: usize, (lease, agent, reports): AdoptedLease) {
+        let controller = self.controller.clone();
+        let plan = self.plan.clone();
+        let integration = self.integration.clone();
+        let cancel = self.items.clone();
+        let attempt = self.attempts[index];
+        let id = self.jobs.jobs[index].id.clone();
+        self.tasks.spawn(async move {
+            let item = plan.work_item(&id).expect("jobs come from the plan");
+            let work = WorkRef { integration: integration.id, item: id.to_string() };
+            if let Ok((demand, _)) = demand(&controller, &plan, item, &integration, attempt).await {
+                controller.pool.adopt(demand, &agent);
+            }
+            let ended = remote(&controller, reports, &agent, lease, &cancel).await;
+            controller.pool.release(&work);
+            (index, ended)
+        });
+    }
+
     fn spawn(&mut self, index: usize) {
         let controller = self.controller.clone();
         let plan = self.plan.clone();
@@ -270,54 +329,116 @@ impl<'a> Run<'a> {
 
     /// Takes in how a work item's task ended; an error is retried while attempts are left.
     async fn take(&mut self, index: usize, ended: Ended) -> Result<(), ControllerError> {
-        let (state, failure, log) = match ended {
-            Ended::Reused { log } => (WorkItemState::Reused, None, log),
-            Ended::Cancelled => (WorkItemState::Cancelled, None, None),
+        let mut retry = true;
+        let mut ack = None;
+        let (state, failure, log, lease) = match ended {
+            Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
+            Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
             Ended::System(message) => {
-                (WorkItemState::Error, Some(self.failure_view(index, None, &message)), None)
+                (WorkItemState::Error, Some(self.failure_view(index, None, &message)), None, None)
             }
-            Ended::Ran(finished) => {
+            Ended::Unplaceable(message) => {
+                retry = false;
+                (WorkItemState::Error, Some(self.failure_view(index, None, &message)), None, None)
+            }
+            Ended::Lost { lease, agent } => {
+                let message = format!(
+                    "agent {agent} was lost: no heartbeat for {} s; the work item runs again",
+                    self.controller.pool.leases.term.as_secs()
+                );
+                let failure = self.failure_view(index, None, &message);
+                return self.retry_or_end(index, failure, Some((lease, LeaseEnd::Expired))).await;
+            }
+            Ended::Ran(finished, lease) => {
                 let log = finished.record.as_ref().and_then(|r| r.log.map(|d| d.to_string()));
-                match &finished.outcome {
-                    Outcome::Passed if finished.reused => (WorkItemState::Reused, None, log),
-                    Outcome::Passed => (WorkItemState::Passed, None, log),
-                    Outcome::Failed(failure) => (
-                        WorkItemState::Failed,
-                        Some(self.failure_view(index, Some(failure), "")),
-                        log,
-                    ),
-                    Outcome::Error(failure) => (
-                        WorkItemState::Error,
-                        Some(self.failure_view(index, Some(failure), "")),
-                        log,
-                    ),
-                    Outcome::Cancelled => (WorkItemState::Cancelled, None, log),
-                }
+                let (state, failure) = match &finished.outcome {
+                    Outcome::Passed if finished.reused => (WorkItemState::Reused, None),
+                    Outcome::Passed => (WorkItemState::Passed, None),
+                    Outcome::Failed(failure) => {
+                        (WorkItemState::Failed, Some(self.failure_view(index, Some(failure), "")))
+                    }
+                    Outcome::Error(failure) => {
+                        (WorkItemState::Error, Some(self.failure_view(index, Some(failure), "")))
+                    }
+                    Outcome::Cancelled => (WorkItemState::Cancelled, None),
+                };
+                (state, failure, log, Some(lease))
+            }
+            Ended::Reported(reported, lease) => {
+                let Reported { report, ack: answer } = *reported;
+                ack = Some(answer);
+                let log = report
+                    .record
+                    .as_ref()
+                    .and_then(|record| record.get("log"))
+                    .and_then(|log| log.as_str())
+                    .map(str::to_owned);
+                let link = log_link(self.integration.id, &self.jobs.jobs[index].id.to_string());
+                let failure =
+                    report.failure.map(|failure| FailureView { log: Some(link), ..failure });
+                (report.state, failure, log, Some(lease))
             }
         };
-        let attempts = self.attempts[index];
         if state == WorkItemState::Error
-            && attempts < self.controller.config.attempts
-            && !self.items.is_cancelled()
+            && retry
+            && let Some(failure) = &failure
         {
-            let delay = self.controller.config.retry_backoff * 2u32.pow(attempts.saturating_sub(1));
-            let message = failure.as_ref().map_or("", |f| f.message.as_str());
-            let id = self.jobs.jobs[index].id.to_string();
-            tracing::warn!(
-                integration = self.integration.id,
-                item = id,
-                message,
-                ?delay,
-                "work item errored; retrying"
-            );
-            self.controller
-                .db
-                .item_retried(self.integration, &id, message, delay.as_millis() as u64)
-                .await?;
-            self.jobs.jobs[index].state = JobState::Waiting;
-            self.not_before.insert(index, Instant::now() + delay);
-            return Ok(());
+            let outcome =
+                self.retry_or_end(index, failure.clone(), lease.map(|l| (l, LeaseEnd::Released)));
+            let outcome = outcome.await;
+            if let Some(ack) = ack {
+                let _ = ack.send(outcome.as_ref().map(|_| ()).map_err(ToString::to_string));
+            }
+            return outcome;
         }
+        let recorded = self.finish(index, state, failure, log, lease).await;
+        if let Some(ack) = ack {
+            let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
+        }
+        recorded
+    }
+
+    /// A system error: the work item runs again after a backoff while attempts are left, or
+    /// ends as an error.
+    async fn retry_or_end(
+        &mut self,
+        index: usize,
+        failure: FailureView,
+        lease: Option<(i64, LeaseEnd)>,
+    ) -> Result<(), ControllerError> {
+        let attempts = self.attempts[index];
+        if attempts >= self.controller.config.attempts || self.items.is_cancelled() {
+            if let Some((lease, how)) = lease {
+                self.controller.db.end_lease(lease, how).await?;
+            }
+            return self.finish(index, WorkItemState::Error, Some(failure), None, None).await;
+        }
+        let delay = self.controller.config.retry_backoff * 2u32.pow(attempts.saturating_sub(1));
+        let id = self.jobs.jobs[index].id.to_string();
+        tracing::warn!(
+            integration = self.integration.id,
+            item = id,
+            message = failure.message,
+            ?delay,
+            "work item errored; retrying"
+        );
+        let db = &self.controller.db;
+        db.item_retried(self.integration, &id, &failure.message, delay.as_millis() as u64, lease)
+            .await?;
+        self.jobs.jobs[index].state = JobState::Waiting;
+        self.not_before.insert(index, Instant::now() + delay);
+        Ok(())
+    }
+
+    /// Records the end of a work item's run.
+    async fn finish(
+        &mut self,
+        index: usize,
+        state: WorkItemState,
+        failure: Option<FailureView>,
+        log: Option<String>,
+        lease: Option<i64>,
+    ) -> Result<(), ControllerError> {
         self.jobs.jobs[index].state = match state {
             WorkItemState::Passed | WorkItemState::Reused => JobState::Passed,
             WorkItemState::Failed => JobState::Failed,
@@ -330,7 +451,7 @@ impl<'a> Run<'a> {
         if let Some(failure) = &failure {
             self.failures.insert(index, failure.clone());
         }
-        self.record(index, &WorkItemEnd { state, failure, log_digest: log }).await
+        self.record(index, &WorkItemEnd { state, failure, log_digest: log, lease }).await
     }
 
     async fn record(&self, index: usize, end: &WorkItemEnd) -> Result<(), ControllerError> {
@@ -353,9 +474,9 @@ impl<'a> Run<'a> {
     }
 }
 
-/// One work item: reused from the store without a slot, or run on one. The runner looks in
-/// the store again once the slot is taken: another branch's integration may have stored the
-/// same build key while this one waited.
+/// One work item: reused from the store without an agent, or queued for one and run there.
+/// The local runner looks in the store again once its agent took it: another branch's
+/// integration may have stored the same build key while this one waited.
 async fn run_item(
     controller: &Controller,
     plan: &Plan,
@@ -371,20 +492,159 @@ async fn run_item(
     {
         return Ended::Reused { log: record.log.map(|digest| digest.to_string()) };
     }
-    let _slot = tokio::select! {
-        permit = controller.slots.acquire(item.machine) => permit,
-        () = cancel.cancelled() => return Ended::Cancelled,
+    let work = WorkRef { integration: integration.id, item: item.id.to_string() };
+    let (demand, job) = match demand(controller, plan, item, integration, attempt).await {
+        Ok(queued) => queued,
+        Err(message) => return Ended::System(message),
     };
-    let log = log_path(controller, integration.id, item, attempt);
-    let id = item.id.to_string();
-    if let Err(error) = controller.db.item_started(integration, &id, &log.to_string_lossy()).await {
-        return Ended::System(format!("cannot record the start: {error}"));
+    let mut queued = controller.pool.enqueue(demand, job);
+    let assignment = match wait_for_agent(controller, &mut queued, cancel).await {
+        Ok(assignment) => assignment,
+        Err(ended) => return ended,
+    };
+    drop(queued);
+    let ended = match assignment.reports {
+        None => {
+            let log = log_path(controller, integration.id, item, attempt);
+            let finished = controller
+                .runner
+                .run_logged(plan, item, Some(&integration.branch), cancel, None, log)
+                .await;
+            Ended::Ran(Box::new(finished), assignment.lease)
+        }
+        Some(reports) => {
+            remote(controller, reports, &assignment.agent, assignment.lease, cancel).await
+        }
+    };
+    controller.pool.release(&work);
+    ended
+}
+
+/// Waits for a remote run's report; cancelling takes the lease back (the agent drops the run
+/// at its next heartbeat).
+async fn remote(
+    controller: &Controller,
+    reports: tokio::sync::oneshot::Receiver<Reported>,
+    agent: &str,
+    lease: i64,
+    cancel: &CancellationToken,
+) -> Ended {
+    tokio::select! {
+        reported = reports => match reported {
+            Ok(reported) => Ended::Reported(Box::new(reported), lease),
+            Err(_) => Ended::Lost { lease, agent: agent.to_owned() },
+        },
+        () = cancel.cancelled() => {
+            controller.pool.leases.forget(lease);
+            if let Err(error) = controller.db.end_lease(lease, LeaseEnd::Released).await {
+                tracing::warn!(lease, %error, "cannot release a cancelled lease");
+            }
+            Ended::Cancelled
+        }
     }
-    let finished = controller
-        .runner
-        .run_logged(plan, item, Some(&integration.branch), cancel, None, log)
-        .await;
-    Ended::Ran(Box::new(finished))
+}
+
+/// Waits until an agent takes the work item. While no connected agent could ever run it, the
+/// reason is shown with the work item; past `unplaceable_timeout` that is a system error.
+async fn wait_for_agent(
+    controller: &Controller,
+    queued: &mut Queued<'_>,
+    cancel: &CancellationToken,
+) -> Result<Assignment, Ended> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut since: Option<Instant> = None;
+    let pool = &controller.pool;
+    let result = loop {
+        tokio::select! {
+            placed = &mut queued.placed => break match placed {
+                Ok(Ok(assignment)) => Ok(assignment),
+                Ok(Err(message)) => Err(Ended::System(message)),
+                Err(_) => Err(Ended::System("the scheduler dropped the work item".into())),
+            },
+            () = cancel.cancelled() => break Err(Ended::Cancelled),
+            _ = tick.tick() => {}
+        }
+        match queued.unplaceable() {
+            Some(why) => {
+                let waited = since.get_or_insert_with(Instant::now).elapsed();
+                if waited >= controller.config.unplaceable_timeout {
+                    let secs = controller.config.unplaceable_timeout.as_secs();
+                    break Err(Ended::Unplaceable(format!("{why} (waited {secs} s)")));
+                }
+                pool.set_waiting(queued.key(), Some(why.to_string()));
+            }
+            None => {
+                since = None;
+                pool.set_waiting(queued.key(), None);
+            }
+        }
+    };
+    pool.set_waiting(queued.key(), None);
+    result
+}
+
+/// What the scheduler needs to place the work item, and what its agent needs to run it.
+async fn demand(
+    controller: &Controller,
+    plan: &Plan,
+    item: &WorkItem,
+    integration: &Formed,
+    attempt: u32,
+) -> Result<(Demand<WorkRef>, Job), String> {
+    let configuration = plan
+        .configurations
+        .iter()
+        .find(|c| c.config.id == item.id.config)
+        .ok_or_else(|| format!("{} is not in the plan", item.id))?;
+    let mut dependencies = BTreeMap::new();
+    for id in &item.depends_on {
+        let dependency =
+            plan.work_item(id).ok_or_else(|| format!("{id}, a dependency, is not in the plan"))?;
+        let (store, key) = (controller.runner.store().clone(), dependency.build_key);
+        let record = blocking(move || store.record(&key))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot read the store: {e}"))?;
+        if let Some(record) = record {
+            let json = serde_json::to_value(&record).map_err(|e| e.to_string())?;
+            dependencies.insert(key.to_hex(), json);
+        }
+    }
+    let pin = |pin: &Pin| PinView {
+        project: pin.project.to_string(),
+        revision: pin.revision.to_string(),
+    };
+    let offer = AgentOffer {
+        lease: 0,
+        integration: integration.id,
+        work_item: item.id.to_string(),
+        build_key: item.build_key.to_hex(),
+        branch: integration.branch.clone(),
+        project: pin(&plan.project),
+        platforms: Some(pin(&plan.platforms)),
+        salt: controller.config.salt.clone(),
+        fetch: plan.modules.iter().map(|module| pin(&module.pin)).collect(),
+        dependencies,
+    };
+    let key = WorkRef { integration: integration.id, item: item.id.to_string() };
+    let demand = Demand {
+        key,
+        branch: BranchKey {
+            project: integration.project.clone(),
+            branch: integration.branch.clone(),
+        },
+        depth: 0,
+        template: configuration.config.template.clone(),
+        slots: item.machine.cores.div_ceil(DEFAULT_CORES).max(1),
+        attributes: attributes(configuration),
+    };
+    let job = Job {
+        integration: integration.clone(),
+        item: item.id.to_string(),
+        log_path: log_path(controller, integration.id, item, attempt),
+        offer,
+    };
+    Ok((demand, job))
 }
 
 /// `DATA_DIR/logs/<integration>/<work item>-<attempt>.log`, the work item's `:` and `/` made

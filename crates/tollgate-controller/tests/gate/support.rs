@@ -61,7 +61,7 @@ impl Gate {
         }
         let mut config = Config::new(tmp.path().join("data"));
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.slots = 2;
+        config.local_slots = 2;
         config.poll_interval = setup.poll.unwrap_or(Duration::from_secs(3600));
         config.retry_backoff = Duration::from_millis(100);
         config.writable = vec![marks.clone()];

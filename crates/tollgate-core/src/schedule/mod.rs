@@ -54,9 +54,24 @@ pub struct Demand<K> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentSpec {
     pub name: String,
+    /// The templates it serves; [`ANY_TEMPLATE`] for every one (this machine's own slots, which
+    /// run whatever the host has).
     pub templates: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub slots: u32,
+}
+
+/// Serves every template.
+pub const ANY_TEMPLATE: &str = "*";
+
+impl AgentSpec {
+    pub fn serves(&self, template: &str) -> bool {
+        self.templates.iter().any(|t| t == template || t == ANY_TEMPLATE)
+    }
+
+    fn serves_any(&self) -> bool {
+        self.templates.iter().any(|t| t == ANY_TEMPLATE)
+    }
 }
 
 #[cfg(test)]

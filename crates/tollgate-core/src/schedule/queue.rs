@@ -74,10 +74,42 @@ impl<K: Clone + Eq + Hash> Scheduler<K> {
         }
     }
 
-    /// An agent connected, or said again what it is (its running work stays counted).
+    /// An agent connected, or said again what it is: what it holds (placed, or adopted after
+    /// a restart) stays counted.
     pub fn connect(&mut self, spec: AgentSpec) {
-        let busy = self.agents.get(&spec.name).map_or(0, |agent| agent.busy);
+        let busy = self.placed.values().filter(|p| p.agent == spec.name).map(|p| p.slots).sum();
         self.agents.insert(spec.name.clone(), Agent { spec, busy });
+    }
+
+    /// A work item already running on `agent` (a restarted controller found its lease): it
+    /// counts as placed there, whether or not the agent has connected again yet.
+    pub fn adopt(&mut self, demand: Demand<K>, agent: &str) {
+        if self.queued.contains_key(&demand.key) || self.placed.contains_key(&demand.key) {
+            return;
+        }
+        let slots = match self.agents.get_mut(agent) {
+            Some(known) => {
+                let slots = weight(demand.slots, &known.spec);
+                known.busy += slots;
+                slots
+            }
+            None => demand.slots.max(1),
+        };
+        *self.running.entry(demand.branch.clone()).or_default() += 1;
+        let key = demand.key.clone();
+        self.placed.insert(key, Placed { demand, agent: agent.to_owned(), slots });
+    }
+
+    /// Busy and total slots of every connected agent together.
+    pub fn total_load(&self) -> (u32, u32) {
+        self.agents.values().fold((0, 0), |(busy, slots), agent| {
+            (busy + agent.busy.min(agent.spec.slots), slots + agent.spec.slots)
+        })
+    }
+
+    /// An agent's busy and total slots, if it is connected.
+    pub fn load(&self, name: &str) -> Option<(u32, u32)> {
+        self.agents.get(name).map(|agent| (agent.busy.min(agent.spec.slots), agent.spec.slots))
     }
 
     /// An agent is gone: the work items it held, which the caller runs again or not.
@@ -142,8 +174,21 @@ impl<K: Clone + Eq + Hash> Scheduler<K> {
         }
         // The best head among the queues this agent may take from: (depth, running, arrival).
         let mut best: Option<((u32, u32, u64), usize, K)> = None;
-        for template in &agent.spec.templates {
-            for &class in self.by_template.get(template).into_iter().flatten() {
+        let every: Vec<usize>;
+        let classes: Vec<&[usize]> = match agent.spec.serves_any() {
+            true => {
+                every = (0..self.classes.len()).collect();
+                vec![&every]
+            }
+            false => agent
+                .spec
+                .templates
+                .iter()
+                .filter_map(|template| self.by_template.get(template).map(Vec::as_slice))
+                .collect(),
+        };
+        for list in classes {
+            for &class in list {
                 let queues = &self.classes[class];
                 if weight(queues.key.slots, &agent.spec) > free
                     || !satisfies(&agent.spec.labels, &queues.key.required)
@@ -197,7 +242,7 @@ impl<K: Clone + Eq + Hash> Scheduler<K> {
             .agents
             .values()
             .map(|agent| &agent.spec)
-            .filter(|spec| spec.templates.contains(&class.template))
+            .filter(|spec| spec.serves(&class.template))
             .collect();
         if serving.is_empty() {
             return Some(Unplaceable::NoTemplate { template: class.template.clone() });

@@ -140,3 +140,26 @@ fn a_lost_agent_gives_back_its_work_and_a_cancelled_item_leaves_the_queue() {
     assert_eq!(taken(&mut scheduler, "b").as_deref(), Some("one"));
     assert_eq!(scheduler.take("a"), None, "a disconnected agent takes nothing");
 }
+
+#[test]
+fn this_machines_slots_serve_every_template() {
+    let mut scheduler = Scheduler::new(Vec::new());
+    scheduler.connect(agent("local", &[ANY_TEMPLATE], 2));
+    scheduler.enqueue(demand("mac build", "dev", MACOS));
+    scheduler.enqueue(demand("linux build", "dev", LINUX));
+    assert_eq!(taken(&mut scheduler, "local").as_deref(), Some("mac build"));
+    assert_eq!(taken(&mut scheduler, "local").as_deref(), Some("linux build"));
+    assert_eq!(scheduler.load("local"), Some((2, 2)));
+}
+
+#[test]
+fn work_adopted_after_a_restart_counts_on_its_agent_when_it_comes_back() {
+    let mut scheduler = Scheduler::new(Vec::new());
+    scheduler.adopt(demand("running", "dev", LINUX), "a");
+    scheduler.enqueue(demand("next", "dev", LINUX));
+    scheduler.connect(agent("a", &[LINUX], 1));
+    assert_eq!(scheduler.load("a"), Some((1, 1)));
+    assert_eq!(scheduler.take("a"), None, "its one slot runs the adopted work item");
+    scheduler.release(&"running".to_owned());
+    assert_eq!(taken(&mut scheduler, "a").as_deref(), Some("next"));
+}

@@ -237,6 +237,8 @@ mod tests {
             finished_at: times.map(|t| t.1).filter(|_| state.is_final()),
             failure: None,
             log: None,
+            agent: None,
+            waiting: None,
         }
     }
 

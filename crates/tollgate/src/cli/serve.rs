@@ -27,9 +27,10 @@ pub struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
-    /// Work items at once [default: the number of cores].
-    #[arg(long, value_name = "N")]
-    pub slots: Option<u32>,
+    /// Work items at once on this machine [default: the number of cores]; 0 when only agents
+    /// (`tollgate agent`) run them.
+    #[arg(long, value_name = "N", alias = "slots")]
+    pub local_slots: Option<u32>,
     /// How often remotes are fetched for staging refs, e.g. `10s`.
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
@@ -65,9 +66,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    if let Some(slots) = args.slots {
-        anyhow::ensure!(slots > 0, "--slots must be at least 1");
-        config.slots = slots;
+    if let Some(slots) = args.local_slots {
+        config.local_slots = slots;
     }
     if let Some(interval) = &args.poll_interval {
         config.poll_interval = tollgate_controller::config::parse_duration_text(interval)

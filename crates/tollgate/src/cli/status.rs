@@ -181,6 +181,8 @@ mod tests {
             finished_at: started.filter(|_| state.is_final()).map(|s| s + ran),
             failure: None,
             log: None,
+            agent: None,
+            waiting: None,
         }
     }
 
@@ -191,7 +193,11 @@ mod tests {
             item("demo/greeter:debian-12:Build", WorkItemState::Passed, Some(NOW - 9_000), 2_100),
             item("demo/greeter:debian-12:Test", WorkItemState::Running, Some(NOW - 4_000), 0),
             item("demo/greeter:ubuntu-24:Build", WorkItemState::Waiting, None, 0),
+            item("demo/greeter:macos-14:Build", WorkItemState::Waiting, None, 0),
         ];
+        current.work_items[2].agent = Some("build-7".into());
+        current.work_items[4].waiting =
+            Some("no agent serves template qtci-macos-14-arm-106".into());
         let mut merged = integration(2, IntegrationState::Merged, &[11]);
         merged.finished_at = Some(NOW - 5 * MINUTE);
         let mut rejected = integration(1, IntegrationState::Rejected, &[9, 10]);
@@ -249,8 +255,9 @@ demo/greeter dev @ abc1234
   integration 3: running (changes 12, 13 on abc1234, formed 1 min ago)
     demo/libgreet:debian-12:Build  reused
     demo/greeter:debian-12:Build   passed (2.1 s)
-    demo/greeter:debian-12:Test    running (4.0 s)
+    demo/greeter:debian-12:Test    running (4.0 s, on build-7)
     demo/greeter:ubuntu-24:Build   waiting
+    demo/greeter:macos-14:Build    waiting: no agent serves template qtci-macos-14-arm-106
   recent:
     2  merged    1 change   5 min ago
     1  rejected  2 changes  1 h ago

@@ -67,12 +67,18 @@ pub fn item_state(item: &WorkItemView, now: Option<i64>) -> String {
     if !item.significant {
         notes.push("insignificant".to_owned());
     }
+    if let Some(agent) = &item.agent {
+        notes.push(format!("on {agent}"));
+    }
     let mut text = item.state.as_str().to_owned();
     if !notes.is_empty() {
         let _ = write!(text, " ({})", notes.join(", "));
     }
     if let Some(failure) = &item.failure {
         let _ = write!(text, ": {} {}", failure.instruction, failure.message);
+    }
+    if let Some(why) = &item.waiting {
+        let _ = write!(text, ": {why}");
     }
     text
 }
