@@ -72,15 +72,6 @@ impl Db {
             Err(error) => Err(error),
         }
     }
-
-    /// The state of a lease (`active`, `reported`, `expired`, `released`) and its agent.
-    pub async fn lease_state(&self, lease: i64) -> Result<Option<(String, String)>, StateError> {
-        let row = sqlx::query("SELECT state, agent FROM leases WHERE id = ?")
-            .bind(lease)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| Ok((row.try_get("state")?, row.try_get("agent")?))).transpose()
-    }
 }
 
 /// Ends an active lease as `state`; a [`StateError::Conflict`] when it is not active, which

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
-use tollgate_api::AgentOffer;
 use tollgate_core::schedule::{AgentSpec, Demand, Scheduler, Unplaceable};
 use tollgate_state::{Db, Formed};
 
@@ -41,9 +40,6 @@ pub(crate) struct Job {
     pub integration: Formed,
     pub item: String,
     pub log_path: PathBuf,
-    /// What a remote agent is sent, without the lease (given when it is taken).
-    #[expect(dead_code, reason = "sent by the agents' poll route, the next step of issue 12")]
-    pub offer: AgentOffer,
 }
 
 /// Where a work item runs: its agent and its lease. A remote run's end arrives on `reports`.
@@ -84,7 +80,7 @@ impl Drop for Queued<'_> {
     fn drop(&mut self) {
         let mut inner = lock(&self.pool.inner);
         inner.waiting.remove(&self.key);
-        inner.scheduler().cancel(&self.key);
+        inner.scheduler.cancel(&self.key);
     }
 }
 
@@ -95,13 +91,7 @@ impl Queued<'_> {
 
     /// Why no connected agent can ever run it, if none can.
     pub fn unplaceable(&self) -> Option<Unplaceable> {
-        lock(&self.pool.inner).scheduler().unplaceable(&self.key)
-    }
-}
-
-impl Inner {
-    fn scheduler(&mut self) -> &mut Scheduler<WorkRef> {
-        &mut self.scheduler
+        lock(&self.pool.inner).scheduler.unplaceable(&self.key)
     }
 }
 
@@ -118,14 +108,14 @@ impl Pool {
 
     /// An agent connected or said again what it is.
     pub fn connect(&self, spec: AgentSpec) {
-        lock(&self.inner).scheduler().connect(spec);
+        lock(&self.inner).scheduler.connect(spec);
         self.changed.notify_waiters();
     }
 
     /// An agent is gone for good (drained, revoked): it takes nothing more.
     #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn disconnect(&self, name: &str) {
-        lock(&self.inner).scheduler().disconnect(name);
+        lock(&self.inner).scheduler.disconnect(name);
     }
 
     /// Queues a ready work item for the agents.
@@ -135,7 +125,7 @@ impl Pool {
         {
             let mut inner = lock(&self.inner);
             inner.waiting.insert(key.clone(), Waiter { job: Arc::new(job), placed });
-            inner.scheduler().enqueue(demand);
+            inner.scheduler.enqueue(demand);
         }
         self.changed.notify_waiters();
         Queued { pool: self, key, placed: receiver }
@@ -143,24 +133,24 @@ impl Pool {
 
     /// A run on an agent ended (or was taken away): the agent has room again.
     pub fn release(&self, key: &WorkRef) {
-        lock(&self.inner).scheduler().release(key);
+        lock(&self.inner).scheduler.release(key);
         self.changed.notify_waiters();
     }
 
     /// A work item running on `agent` that a restarted controller took up again.
     pub fn adopt(&self, demand: Demand<WorkRef>, agent: &str) {
-        lock(&self.inner).scheduler().adopt(demand, agent);
+        lock(&self.inner).scheduler.adopt(demand, agent);
     }
 
     /// Busy and total slots of a connected agent.
     #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn load(&self, agent: &str) -> Option<(u32, u32)> {
-        lock(&self.inner).scheduler().load(agent)
+        lock(&self.inner).scheduler.load(agent)
     }
 
     /// Busy and total slots of every connected agent.
     pub fn total_load(&self) -> (u32, u32) {
-        lock(&self.inner).scheduler().total_load()
+        lock(&self.inner).scheduler.total_load()
     }
 
     /// Shows (or clears) why a queued work item waits for an agent that no connected one can be.
@@ -183,12 +173,12 @@ impl Pool {
         loop {
             let (key, waiter) = {
                 let mut inner = lock(&self.inner);
-                let placed = inner.scheduler().take(agent)?;
+                let placed = inner.scheduler.take(agent)?;
                 let key = placed.demand.key;
                 match inner.waiting.remove(&key) {
                     Some(waiter) if !waiter.placed.is_closed() => (key, waiter),
                     _ => {
-                        inner.scheduler().release(&key);
+                        inner.scheduler.release(&key);
                         continue;
                     }
                 }

@@ -7,7 +7,7 @@
 //! backoff; the gate decides at the first significant failure, and what still runs is
 //! cancelled.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +15,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tollgate_api::{
-    AgentOffer, FailureView, IntegrationState, PinView, ProjectView, Rejection, WorkItemState,
-};
+use tollgate_api::{FailureView, IntegrationState, ProjectView, Rejection, WorkItemState};
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
 use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, plan};
 use tollgate_core::run::{Failure, Outcome};
@@ -299,12 +297,11 @@ impl<'a> Run<'a> {
         let plan = self.plan.clone();
         let integration = self.integration.clone();
         let cancel = self.items.clone();
-        let attempt = self.attempts[index];
         let id = self.jobs.jobs[index].id.clone();
         self.tasks.spawn(async move {
             let item = plan.work_item(&id).expect("jobs come from the plan");
             let work = WorkRef { integration: integration.id, item: id.to_string() };
-            if let Ok((demand, _)) = demand(&controller, &plan, item, &integration, attempt).await {
+            if let Ok(demand) = demand(&plan, item, &integration) {
                 controller.pool.adopt(demand, &agent);
             }
             let ended = remote(&controller, reports, &agent, lease, &cancel).await;
@@ -379,19 +376,13 @@ impl<'a> Run<'a> {
                 (report.state, failure, log, Some(lease))
             }
         };
-        if state == WorkItemState::Error
-            && retry
-            && let Some(failure) = &failure
-        {
-            let outcome =
-                self.retry_or_end(index, failure.clone(), lease.map(|l| (l, LeaseEnd::Released)));
-            let outcome = outcome.await;
-            if let Some(ack) = ack {
-                let _ = ack.send(outcome.as_ref().map(|_| ()).map_err(ToString::to_string));
+        let recorded = match failure {
+            Some(failure) if state == WorkItemState::Error && retry => {
+                let lease = lease.map(|lease| (lease, LeaseEnd::Released));
+                self.retry_or_end(index, failure, lease).await
             }
-            return outcome;
-        }
-        let recorded = self.finish(index, state, failure, log, lease).await;
+            failure => self.finish(index, state, failure, log, lease).await,
+        };
         if let Some(ack) = ack {
             let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
         }
@@ -492,11 +483,14 @@ async fn run_item(
     {
         return Ended::Reused { log: record.log.map(|digest| digest.to_string()) };
     }
-    let work = WorkRef { integration: integration.id, item: item.id.to_string() };
-    let (demand, job) = match demand(controller, plan, item, integration, attempt).await {
-        Ok(queued) => queued,
+    let demand = match demand(plan, item, integration) {
+        Ok(demand) => demand,
         Err(message) => return Ended::System(message),
     };
+    let work = demand.key.clone();
+    let log = log_path(controller, integration.id, item, attempt);
+    let job =
+        Job { integration: integration.clone(), item: work.item.clone(), log_path: log.clone() };
     let mut queued = controller.pool.enqueue(demand, job);
     let assignment = match wait_for_agent(controller, &mut queued, cancel).await {
         Ok(assignment) => assignment,
@@ -505,7 +499,6 @@ async fn run_item(
     drop(queued);
     let ended = match assignment.reports {
         None => {
-            let log = log_path(controller, integration.id, item, attempt);
             let finished = controller
                 .runner
                 .run_logged(plan, item, Some(&integration.branch), cancel, None, log)
@@ -583,52 +576,15 @@ async fn wait_for_agent(
     result
 }
 
-/// What the scheduler needs to place the work item, and what its agent needs to run it.
-async fn demand(
-    controller: &Controller,
-    plan: &Plan,
-    item: &WorkItem,
-    integration: &Formed,
-    attempt: u32,
-) -> Result<(Demand<WorkRef>, Job), String> {
+/// What the scheduler needs to place the work item: its template, size and attributes.
+fn demand(plan: &Plan, item: &WorkItem, integration: &Formed) -> Result<Demand<WorkRef>, String> {
     let configuration = plan
         .configurations
         .iter()
         .find(|c| c.config.id == item.id.config)
         .ok_or_else(|| format!("{} is not in the plan", item.id))?;
-    let mut dependencies = BTreeMap::new();
-    for id in &item.depends_on {
-        let dependency =
-            plan.work_item(id).ok_or_else(|| format!("{id}, a dependency, is not in the plan"))?;
-        let (store, key) = (controller.runner.store().clone(), dependency.build_key);
-        let record = blocking(move || store.record(&key))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot read the store: {e}"))?;
-        if let Some(record) = record {
-            let json = serde_json::to_value(&record).map_err(|e| e.to_string())?;
-            dependencies.insert(key.to_hex(), json);
-        }
-    }
-    let pin = |pin: &Pin| PinView {
-        project: pin.project.to_string(),
-        revision: pin.revision.to_string(),
-    };
-    let offer = AgentOffer {
-        lease: 0,
-        integration: integration.id,
-        work_item: item.id.to_string(),
-        build_key: item.build_key.to_hex(),
-        branch: integration.branch.clone(),
-        project: pin(&plan.project),
-        platforms: Some(pin(&plan.platforms)),
-        salt: controller.config.salt.clone(),
-        fetch: plan.modules.iter().map(|module| pin(&module.pin)).collect(),
-        dependencies,
-    };
-    let key = WorkRef { integration: integration.id, item: item.id.to_string() };
-    let demand = Demand {
-        key,
+    Ok(Demand {
+        key: WorkRef { integration: integration.id, item: item.id.to_string() },
         branch: BranchKey {
             project: integration.project.clone(),
             branch: integration.branch.clone(),
@@ -637,14 +593,7 @@ async fn demand(
         template: configuration.config.template.clone(),
         slots: item.machine.cores.div_ceil(DEFAULT_CORES).max(1),
         attributes: attributes(configuration),
-    };
-    let job = Job {
-        integration: integration.clone(),
-        item: item.id.to_string(),
-        log_path: log_path(controller, integration.id, item, attempt),
-        offer,
-    };
-    Ok((demand, job))
+    })
 }
 
 /// `DATA_DIR/logs/<integration>/<work item>-<attempt>.log`, the work item's `:` and `/` made
