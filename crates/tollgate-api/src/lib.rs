@@ -10,6 +10,7 @@ mod integration;
 mod page;
 mod project;
 pub mod routes;
+mod token;
 
 pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
 pub use event::EventView;
@@ -19,6 +20,7 @@ pub use integration::{
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{BranchView, ProjectSpec, ProjectView, Status};
+pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};
 
