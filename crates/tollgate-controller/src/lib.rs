@@ -18,8 +18,10 @@ mod maintenance;
 mod mirrors;
 mod projects;
 mod pushes;
+pub mod secret;
 mod slots;
 mod staging;
+mod tokens;
 
 pub use config::Config;
 pub use controller::{Controller, Service};
