@@ -23,6 +23,8 @@ use crate::secret;
 pub const ADMIN: &str = "admin";
 /// A name is part of a route's path, and of log lines.
 const NAME_MAX: usize = 64;
+/// The shortest secret an admin token file may hold; a made one has 67 characters.
+const SECRET_MIN: usize = 32;
 
 /// What a request's secret is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +137,14 @@ async fn admin_from_file(db: &Db, path: &Path) -> Result<(), ControllerError> {
     };
     let refused =
         |why: String| ControllerError::BadRequest(format!("the admin token file {shown}: {why}"));
+    // The hash is unsalted: only a long secret is safe from guessing.
+    if secret.len() < SECRET_MIN {
+        return Err(refused(format!(
+            "{} characters are too few for a secret (at least {SECRET_MIN}); remove the file and \
+             one is made",
+            secret.len()
+        )));
+    }
     match db.token_by_hash(&secret::hash(&secret)).await? {
         Some((name, Role::Admin, false)) if name == ADMIN => Ok(()),
         Some((name, _, true)) if name == ADMIN => Err(refused(format!(

@@ -160,7 +160,8 @@ async fn without_tokens_everything_works_as_before_until_a_first_admin_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admin_token_file_is_made_once_and_a_file_with_another_secret_stops_the_start() {
+async fn the_admin_token_file_is_made_once_and_a_file_with_another_or_a_short_secret_stops_the_start()
+ {
     let mut gate = Gate::start(Setup { admin_token: true, ..Setup::default() }).await;
     let admin = admin_secret(&gate);
     let ci = add_token(&gate, Some(&admin), "ci", "stage").await;
@@ -174,12 +175,17 @@ async fn the_admin_token_file_is_made_once_and_a_file_with_another_secret_stops_
 
     gate.service.take().unwrap().stop().await;
     let other = gate.tmp.path().join("other.token");
-    std::fs::write(&other, "tg_not-the-admins\n").unwrap();
+    std::fs::write(&other, format!("tg_{}\n", "0".repeat(64))).unwrap();
     let mut config = gate.config.clone();
     config.admin_token_file = Some(other.clone());
     let Err(error) = gate.start_again(config).await else { panic!("started with another secret") };
     let error = error.to_string();
     assert!(error.contains(&other.display().to_string()), "{error}");
     assert!(error.contains("another secret"), "{error}");
+    std::fs::write(&other, "hunter2\n").unwrap();
+    let mut config = gate.config.clone();
+    config.admin_token_file = Some(other);
+    let Err(error) = gate.start_again(config).await else { panic!("started with a short secret") };
+    assert!(error.to_string().contains("too few for a secret"), "{error}");
     gate.stop().await;
 }
