@@ -11,6 +11,7 @@ mod integration;
 mod page;
 mod project;
 pub mod routes;
+mod token;
 
 pub use agent::{
     AgentHello, AgentInfo, AgentOffer, AgentPoll, AgentPolled, AgentReport, AgentView,
@@ -24,6 +25,7 @@ pub use integration::{
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{BranchView, ProjectSpec, ProjectView, Status};
+pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};
 

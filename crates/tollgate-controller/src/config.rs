@@ -10,6 +10,8 @@
 //! poll_interval = "10s"     # how often remotes are fetched for staging refs
 //! sandbox = true
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
+//! admin_token_file = "admin.token"  # the admin token's secret; made when missing
+//! read_needs_token = false  # once tokens exist, reads need one too (role read or more)
 //!
 //! [[sched_rules]]           # Coin's: configurations matched → labels their agent must have
 //! match = { "target.os" = "MacOS|IOS" }
@@ -62,6 +64,11 @@ pub struct Config {
     /// Finished integrations of a project between two upkeeps of its mirror (packed refs and
     /// objects, the commit-graph); it is also kept up hourly.
     pub maintenance_every: u32,
+    /// The secret of the token `admin`: checked, or made with a new secret when the file does
+    /// not exist.
+    pub admin_token_file: Option<PathBuf>,
+    /// Once tokens exist, reads need one too; otherwise only writes do.
+    pub read_needs_token: bool,
     pub projects: Vec<ProjectSpec>,
 }
 
@@ -84,6 +91,8 @@ impl Config {
             writable: Vec::new(),
             tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
             maintenance_every: 100,
+            admin_token_file: None,
+            read_needs_token: false,
             projects: Vec::new(),
         }
     }
@@ -103,6 +112,7 @@ impl Config {
         config.data_dir = folder.join(&config.data_dir);
         config.work_dir = config.work_dir.map(|dir| folder.join(dir));
         config.writable = config.writable.iter().map(|dir| folder.join(dir)).collect();
+        config.admin_token_file = config.admin_token_file.map(|file| folder.join(file));
         Ok(config)
     }
 
@@ -157,6 +167,8 @@ impl Config {
                 format!("tree_cache_size: `{size}` is not a size (write it like `500MiB`, `20GiB`)")
             })?;
         }
+        config.admin_token_file = file.admin_token_file;
+        config.read_needs_token = file.read_needs_token.unwrap_or(false);
         config.projects = file.project;
         Ok(config)
     }
@@ -221,6 +233,8 @@ struct File {
     #[serde(default)]
     writable: Vec<PathBuf>,
     tree_cache_size: Option<String>,
+    admin_token_file: Option<PathBuf>,
+    read_needs_token: Option<bool>,
     #[serde(default)]
     project: Vec<ProjectSpec>,
 }
@@ -249,17 +263,21 @@ mod tests {
         assert_eq!(config.poll_interval, Duration::from_millis(250));
         assert_eq!(config.projects[0].branches, vec!["main".to_owned()]);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(!config.read_needs_token);
+        let reads = Config::parse("read_needs_token = true\n", PathBuf::from("/data")).unwrap();
+        assert!(reads.read_needs_token);
     }
 
     #[test]
     fn relative_paths_in_a_file_are_taken_from_its_folder() {
         let folder = tempfile::tempdir().unwrap();
         let file = folder.path().join("tollgate.toml");
-        let text =
-            "data_dir = \"data\"\nwork_dir = \"../work\"\nwritable = [\"/ccache\", \"cache\"]\n";
+        let text = "data_dir = \"data\"\nwork_dir = \"../work\"\nwritable = [\"/ccache\", \"cache\"]\n\
+                    admin_token_file = \"secrets/admin.token\"\n";
         std::fs::write(&file, text).unwrap();
         let config = Config::read(&file, PathBuf::from("/default")).unwrap();
         assert_eq!(config.data_dir, folder.path().join("data"));
+        assert_eq!(config.admin_token_file, Some(folder.path().join("secrets/admin.token")));
         assert_eq!(config.work_dir, Some(folder.path().join("../work")));
         assert_eq!(config.writable, [PathBuf::from("/ccache"), folder.path().join("cache")]);
     }

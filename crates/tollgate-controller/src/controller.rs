@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::error::ControllerError;
 use crate::maintenance::Upkeep;
 use crate::mirrors::Mirrors;
+use crate::tokens::Tokens;
 
 pub struct Controller {
     pub(crate) config: Config,
@@ -29,6 +30,8 @@ pub struct Controller {
     pub(crate) runner: Arc<Runner>,
     /// The agents, this machine's slots among them, and the work items waiting for them.
     pub(crate) pool: Pool,
+    /// The API's tokens, as every request is checked against them.
+    pub(crate) tokens: Tokens,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
     wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
     /// Branches whose task runs.
@@ -59,6 +62,7 @@ impl Service {
         tollgate_git::check_version()?;
         let data = &config.data_dir;
         let db = Db::open(&data.join("state.sqlite")).await?;
+        let tokens = crate::tokens::open(&db, &config).await?;
         let store = LocalStore::open(&data.join("store"))
             .map_err(|error| ControllerError::System(format!("the store: {error}")))?;
         let mut options = RunnerOptions::new(data);
@@ -99,6 +103,7 @@ impl Service {
             mirrors,
             upkeep: Upkeep::default(),
             runner,
+            tokens,
             wake: Mutex::new(HashMap::new()),
             branches: Mutex::new(HashSet::new()),
             running: Mutex::new(HashMap::new()),

@@ -19,7 +19,9 @@ mod maintenance;
 mod mirrors;
 mod projects;
 mod pushes;
+pub mod secret;
 mod staging;
+mod tokens;
 
 pub use config::Config;
 pub use controller::{Controller, Service};

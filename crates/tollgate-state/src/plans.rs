@@ -7,7 +7,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Db, changes, events, integrations, leases, undecided, views, work_items};
+use crate::{Db, changes, events, integrations, leases, tokens, undecided, views, work_items};
 
 /// The tables that grow with history.
 const BIG: [&str; 6] =
@@ -40,6 +40,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("integrations::MERGE_CHANGES", integrations::MERGE_CHANGES),
     ("integrations::GIVE_BACK_CHANGES", integrations::GIVE_BACK_CHANGES),
     ("integrations::CANCEL_ITEMS", integrations::CANCEL_ITEMS),
+    ("tokens::BY_HASH", tokens::BY_HASH),
+    ("tokens::ANY_ACTIVE", tokens::ANY_ACTIVE),
     ("undecided::UNDECIDED", undecided::UNDECIDED),
     ("views::ONE", views::ONE),
     ("views::BEFORE", views::BEFORE),
@@ -113,6 +115,7 @@ fn every_named_query_is_in_the_list() {
         ("changes", include_str!("changes.rs")),
         ("events", include_str!("events.rs")),
         ("integrations", include_str!("integrations.rs")),
+        ("tokens", include_str!("tokens.rs")),
         ("views", include_str!("views.rs")),
         ("work_items", include_str!("work_items.rs")),
     ];

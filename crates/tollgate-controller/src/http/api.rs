@@ -17,7 +17,7 @@ use crate::agents::WorkRef;
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
-type Answer<T> = Result<Json<T>, ControllerError>;
+pub(super) type Answer<T> = Result<Json<T>, ControllerError>;
 
 /// A list's page size when the request does not say.
 const DEFAULT_PAGE: i64 = 50;

@@ -1,8 +1,11 @@
-//! The HTTP API (JSON, see `tollgate_api::routes`) and a plain status page.
+//! The HTTP API (JSON, see `tollgate_api::routes`) and a plain status page, behind the
+//! check of tokens (`auth.rs`).
 
 mod api;
+mod auth;
 mod log;
 mod page;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -30,6 +33,10 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route("/api/integrations/{id}/cancel", post(api::cancel))
         .route(routes::EVENTS, get(api::events))
         .route(routes::LOG, get(log::log))
+        .route(routes::TOKENS, get(tokens::list).post(tokens::add))
+        .route("/api/tokens/{name}/revoke", post(tokens::revoke))
+        // Last, so that it guards every route above; a route added below it would be open.
+        .layer(axum::middleware::from_fn_with_state(controller.clone(), auth::check))
         .with_state(controller);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

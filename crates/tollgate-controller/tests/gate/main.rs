@@ -4,3 +4,4 @@ mod support;
 
 mod gating;
 mod mirrors;
+mod tokens;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use tollgate_api::{ChangeView, IntegrationView, ProjectSpec, StageRequest, WorkItemState};
-use tollgate_controller::{Config, Service};
+use tollgate_controller::{Config, ControllerError, Service};
 
 pub const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -35,6 +35,10 @@ pub struct Setup {
     pub poll: Option<Duration>,
     /// `maintenance_every` of the service.
     pub maintenance_every: Option<u32>,
+    /// `admin_token_file`: `admin.token` in the test's folder, made by the service.
+    pub admin_token: bool,
+    /// `read_needs_token` of the service.
+    pub read_needs_token: bool,
 }
 
 impl Gate {
@@ -68,6 +72,10 @@ impl Gate {
         if let Some(every) = setup.maintenance_every {
             config.maintenance_every = every;
         }
+        if setup.admin_token {
+            config.admin_token_file = Some(tmp.path().join("admin.token"));
+        }
+        config.read_needs_token = setup.read_needs_token;
         config.projects = vec![
             ProjectSpec {
                 name: "demo/lib".into(),
@@ -95,6 +103,11 @@ impl Gate {
 
     pub fn controller(&self) -> &tollgate_controller::Controller {
         &self.service.as_ref().unwrap().controller
+    }
+
+    /// The URL of an API path on the running service.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.service.as_ref().unwrap().addr)
     }
 
     pub fn work(&self, project: &str) -> PathBuf {
@@ -237,7 +250,22 @@ impl Gate {
         if let Some(service) = self.service.take() {
             service.stop().await;
         }
-        self.service = Some(Service::start(self.config.clone()).await.unwrap());
+        self.service = Some(self.start_again(self.config.clone()).await.unwrap());
+    }
+
+    /// A service on this data directory once the stopped one has let it go: its lock goes
+    /// with its last task, and git's upkeep of a mirror or an HTTP connection may still be
+    /// ending.
+    pub async fn start_again(&self, config: Config) -> Result<Service, ControllerError> {
+        let start = Instant::now();
+        loop {
+            match Service::start(config.clone()).await {
+                Err(ControllerError::Conflict(_)) if start.elapsed() < DEADLINE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                started => return started,
+            }
+        }
     }
 
     pub async fn stop(mut self) {

@@ -1,16 +1,18 @@
-//! Talking to `tollgate serve`: the `--server` argument, requests over the API's routes, and
-//! what a failed request means for the exit status.
+//! Talking to `tollgate serve`: the `--server` and `--token-file` arguments, requests over the
+//! API's routes, and what a failed request means for the exit status.
 //!
 //! A command runs as `client::run(&args.server, async |client| …)`: the runtime is built
 //! there, and a [`ServiceError`] becomes a message and an exit status in one place.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reqwest::{Response, Url};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_api::ApiError;
@@ -34,6 +36,27 @@ pub struct ServerArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     pub server: String,
+    /// A file holding the token to send (`tollgate token add --out FILE` writes one); without
+    /// it, the token in TOLLGATE_TOKEN, if any.
+    #[arg(long, global = true, value_name = "FILE", value_parser = super::paths::absolute)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The variable a token may come from when no `--token-file` is given. Not a flag: a secret on
+/// the command line is seen by every user of the machine, in `ps`.
+const TOKEN_VARIABLE: &str = "TOLLGATE_TOKEN";
+
+impl ServerArgs {
+    /// The token to send: the file's, or else the variable's.
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(file) = &self.token_file {
+            let secret = tollgate_controller::secret::read_file(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?;
+            return Ok(Some(secret));
+        }
+        let from_variable = std::env::var(TOKEN_VARIABLE).ok();
+        Ok(from_variable.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty()))
+    }
 }
 
 /// Why a request got no usable answer.
@@ -76,7 +99,7 @@ pub fn run(
     server: &ServerArgs,
     command: impl AsyncFnOnce(&Client) -> anyhow::Result<ExitCode>,
 ) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&server.server)?;
+    let client = Client::new(&server.server, server.token()?)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match runtime.block_on(command(&client)) {
         Err(error) => match error.downcast_ref::<ServiceError>() {
@@ -94,16 +117,30 @@ pub struct Client {
     http: reqwest::Client,
     /// The server's URL without a trailing slash; routes start with one.
     base: String,
+    /// Whether requests carry a token, to say what a 401 means.
+    sends_token: bool,
 }
 
 impl Client {
-    fn new(server: &str) -> anyhow::Result<Client> {
+    fn new(server: &str, token: Option<String>) -> anyhow::Result<Client> {
         let url = Url::parse(server).with_context(|| format!("`{server}` is not a URL"))?;
         if url.scheme() != "http" {
             bail!("`{server}`: tollgate talks to its service over plain http:// only");
         }
-        let http = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build()?;
-        Ok(Client { http, base: server.trim_end_matches('/').to_owned() })
+        let mut headers = HeaderMap::new();
+        if let Some(token) = &token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("the token has characters no HTTP header may hold")?;
+            // Kept out of reqwest's debug output.
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .default_headers(headers)
+            .build()?;
+        let base = server.trim_end_matches('/').to_owned();
+        Ok(Client { http, base, sends_token: token.is_some() })
     }
 
     /// The full URL of an API path, such as a log's.
@@ -177,6 +214,10 @@ impl Client {
         }
         let body = answer.text().await.unwrap_or_default();
         let error = match serde_json::from_str::<ApiError>(&body) {
+            Ok(api) if status == StatusCode::UNAUTHORIZED && !self.sends_token => format!(
+                "the service needs a token: pass --token-file FILE or set {TOKEN_VARIABLE} ({})",
+                api.error
+            ),
             Ok(api) => api.error,
             // Not the API's error body: a proxy in between, or something else on the port.
             Err(_) => match body.lines().next().map(str::trim).filter(|l| !l.is_empty()) {
@@ -246,6 +287,8 @@ mod tests {
     fn client_errors_are_usage_and_service_errors_are_system() {
         let refused = |status| ServiceError::Refused { status, error: String::new() };
         assert_eq!(refused(404).exit_code(), EXIT_USAGE);
+        assert_eq!(refused(401).exit_code(), EXIT_USAGE, "no token, or a wrong one");
+        assert_eq!(refused(403).exit_code(), EXIT_USAGE, "a token of another role");
         assert_eq!(refused(503).exit_code(), EXIT_SYSTEM);
         let unreachable = ServiceError::Unreachable { server: "http://127.0.0.1:8080".into() };
         assert_eq!(unreachable.exit_code(), EXIT_SYSTEM);
@@ -257,14 +300,14 @@ mod tests {
 
     #[test]
     fn routes_and_queries_make_urls_under_the_server() {
-        let client = Client::new("http://127.0.0.1:8080/").unwrap();
+        let client = Client::new("http://127.0.0.1:8080/", None).unwrap();
         let url = client.url("/api/log", &[("item", "demo/greeter:debian-12:Build".into())]);
         assert_eq!(
             url.unwrap().as_str(),
             "http://127.0.0.1:8080/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild"
         );
         assert_eq!(client.link("/api/log?item=x"), "http://127.0.0.1:8080/api/log?item=x");
-        assert!(Client::new("https://example.org").is_err());
-        assert!(Client::new("not a url").is_err());
+        assert!(Client::new("https://example.org", None).is_err());
+        assert!(Client::new("not a url", None).is_err());
     }
 }

@@ -214,7 +214,7 @@ mod tests {
             follow: false,
             integration: None,
             json: false,
-            server: ServerArgs { server: "http://127.0.0.1:8080".into() },
+            server: ServerArgs { server: "http://127.0.0.1:8080".into(), token_file: None },
         }
     }
 

@@ -19,6 +19,7 @@ mod serve;
 mod stage;
 mod status;
 mod text;
+mod token;
 mod unstage;
 mod wait;
 
@@ -73,6 +74,8 @@ enum Command {
     /// line, as `tail` and `journalctl` show a log. `--before SEQ` shows the page before
     /// (stderr names it when there is one), `--follow` goes on printing events as they come.
     Events(events::EventsArgs),
+    /// Adds, revokes and lists the API's tokens (with an admin token, once there is one).
+    Token(token::TokenArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -131,5 +134,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Log(args) => log::run(&args),
         Command::Project(args) => project::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Token(args) => token::run(&args),
     }
 }

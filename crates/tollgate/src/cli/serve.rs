@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Runs work items without the bubblewrap sandbox, with this user's rights.
     #[arg(long)]
     pub no_sandbox: bool,
+    /// The secret of the token `admin`: added when the service has none, or, when FILE does
+    /// not exist, made anew and written there (readable by this user only).
+    #[arg(long, value_name = "FILE", value_parser = super::paths::absolute)]
+    pub admin_token_file: Option<PathBuf>,
     /// Makes two example repositories (the C project of examples/sources), gates one, stages a
     /// change, and shows where to look. Its data directory is DATA_DIR/demo.
     #[arg(long)]
@@ -79,6 +83,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if args.no_sandbox {
         config.sandbox = false;
     }
+    if let Some(file) = &args.admin_token_file {
+        config.admin_token_file = Some(file.clone());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(config, args.demo))
 }
@@ -90,7 +97,8 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     };
     let service = match Service::start(config).await {
         Ok(service) => service,
-        Err(error @ ControllerError::Conflict(_)) => {
+        // Another service on the data directory, an admin token file that does not fit.
+        Err(error @ (ControllerError::Conflict(_) | ControllerError::BadRequest(_))) => {
             eprintln!("tollgate: {error}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }

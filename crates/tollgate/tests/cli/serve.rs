@@ -132,7 +132,7 @@ impl Site {
 
     fn tollgate_command(&self, args: &[&str]) -> Command {
         let mut command = isolated(env!("CARGO_BIN_EXE_tollgate"), &self.path("home"));
-        command.args(args).env("TOLLGATE_SERVER", &self.server);
+        command.args(args).env("TOLLGATE_SERVER", &self.server).env_remove("TOLLGATE_TOKEN");
         command
     }
 
@@ -423,6 +423,68 @@ fn events_show_the_newest_last_page_back_with_before_and_follow_what_comes() {
     site.until(|| stopped_reading.try_wait().unwrap().is_some());
     let ended = stopped_reading.wait().unwrap();
     assert!(ended.success(), "{ended:?}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
+
+#[test]
+fn a_token_added_with_the_admin_token_file_lets_the_cli_stage_from_the_variable_or_a_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    let config = path_str(&site.config);
+    let mut serve = site.serve_with(&[
+        "--config",
+        config,
+        "--data-dir",
+        "data",
+        "--admin-token-file",
+        "admin.token",
+    ]);
+    let admin = site.path("admin.token");
+    let mode = std::fs::metadata(&admin).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let with_admin = ["--token-file", path_str(&admin)];
+
+    let refused = site.cli(&["token", "add", "ci", "--role", "stage"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let hint = "the service needs a token: pass --token-file FILE or set TOLLGATE_TOKEN";
+    assert!(refused.stderr.contains(hint), "{}", refused.stderr);
+    let added = site.cli(&[&["token", "add", "ci", "--role", "stage"][..], &with_admin].concat());
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let secret = added.stdout.trim().to_owned();
+    assert!(secret.starts_with("tg_") && !secret.contains('\n'), "{}", added.stdout);
+
+    let change = site.change("tokened", &["tokened"]);
+    let stage = ["stage", "demo/app", "main", change.as_str()];
+    let without = site.cli(&stage);
+    assert_eq!(without.code, 2, "{}", without.stderr);
+    assert!(without.stderr.contains(hint), "{}", without.stderr);
+    let with_variable = run(site.tollgate_command(&stage).env("TOLLGATE_TOKEN", &secret));
+    assert_eq!(with_variable.code, 0, "{}", with_variable.stderr);
+
+    // A read token in a file made by `--out`, which wins over the variable.
+    let reader = site.path("reader.token");
+    let out = ["--out", path_str(&reader)];
+    let added =
+        site.cli(&[&["token", "add", "reader", "--role", "read"][..], &out, &with_admin].concat());
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(!added.stdout.contains("tg_"), "the secret is only in the file: {}", added.stdout);
+    assert_eq!(std::fs::metadata(&reader).unwrap().permissions().mode() & 0o777, 0o600);
+    let with_file = [&stage[..], &["--token-file", path_str(&reader)]].concat();
+    let read_only = run(site.tollgate_command(&with_file).env("TOLLGATE_TOKEN", &secret));
+    assert_eq!(read_only.code, 2, "{}", read_only.stderr);
+    assert!(read_only.stderr.contains("`reader` has role read"), "{}", read_only.stderr);
+
+    let listed = site.cli(&[&["token", "list"][..], &with_admin].concat());
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let names: Vec<&str> =
+        listed.stdout.lines().skip(1).map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, ["admin", "ci", "reader"], "{}", listed.stdout);
+    let revoked = site.cli(&[&["token", "revoke", "ci"][..], &with_admin].concat());
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    let after = run(site.tollgate_command(&stage).env("TOLLGATE_TOKEN", &secret));
+    assert_eq!(after.code, 2, "{}", after.stderr);
+    assert!(after.stderr.contains("the token `ci` was revoked"), "{}", after.stderr);
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
