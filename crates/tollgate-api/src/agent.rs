@@ -65,6 +65,9 @@ pub struct AgentPoll {
     /// How long the controller may hold the poll when it has no work, in milliseconds.
     #[serde(default)]
     pub wait_ms: u64,
+    /// The agent drains (it was asked to stop): it takes nothing new.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 /// The answer to a poll: heartbeat news, and work if there is some.

@@ -14,6 +14,19 @@
 //! | GET | `/api/events?before=SEQ&integration=ID&limit=` | → [`Page`](crate::Page) of [`EventView`](crate::EventView)s, the decision log, newest first; with `after=SEQ` instead of `before`, what came after SEQ, oldest first (to follow it) |
 //! | GET, POST | `/api/tokens` | [`NewToken`](crate::NewToken) → [`TokenCreated`](crate::TokenCreated), the secret shown once; GET → [`TokenView`](crate::TokenView)s |
 //! | POST | `/api/tokens/{name}/revoke` | → [`TokenView`](crate::TokenView) |
+//! | GET | `/api/agents` | → [`AgentView`](crate::AgentView)s |
+//! | POST | `/api/agents/{name}/drain` | → 204; the agent finishes what it runs and exits |
+//!
+//! The agents' protocol (role `agent`, see [`crate::agent`]):
+//!
+//! | method | path | body → answer |
+//! |---|---|---|
+//! | POST | `/api/agent/register` | [`AgentHello`](crate::AgentHello) → [`AgentWelcome`](crate::AgentWelcome) |
+//! | POST | `/api/agent/poll` | [`AgentPoll`](crate::AgentPoll) → [`AgentPolled`](crate::AgentPolled), held up to `wait_ms` (at most 30 s) while there is no work |
+//! | POST | `/api/agent/report` | [`AgentReport`](crate::AgentReport) → 204; 409 when the lease is not the agent's any more, 503 when a restarted controller is not ready for it yet |
+//! | POST | `/api/agent/log/{lease}?agent=NAME&offset=N` | a piece of the log at byte `offset` → the log's length |
+//! | GET, HEAD, PUT | `/api/agent/blobs/{digest}` | a blob of the store; PUT is stored only when its content has that digest |
+//! | GET, POST | `/api/agent/git/{project}/…` | the project's mirror over git's smart HTTP, read-only |
 //!
 //! A list's `limit` is 50 when left out, and at most [`MAX_PAGE`](crate::MAX_PAGE).
 //!
@@ -32,6 +45,26 @@ pub const EVENTS: &str = "/api/events";
 pub const INTEGRATIONS: &str = "/api/integrations";
 pub const LOG: &str = "/api/log";
 pub const TOKENS: &str = "/api/tokens";
+pub const AGENTS: &str = "/api/agents";
+pub const AGENT_REGISTER: &str = "/api/agent/register";
+pub const AGENT_POLL: &str = "/api/agent/poll";
+pub const AGENT_REPORT: &str = "/api/agent/report";
+
+pub fn drain_agent(name: &str) -> String {
+    format!("/api/agents/{name}/drain")
+}
+
+pub fn agent_log(lease: i64, agent: &str, offset: u64) -> String {
+    format!("/api/agent/log/{lease}?agent={agent}&offset={offset}")
+}
+
+pub fn agent_blob(digest: &str) -> String {
+    format!("/api/agent/blobs/{digest}")
+}
+
+pub fn agent_git(project: &str) -> String {
+    format!("/api/agent/git/{project}")
+}
 
 pub fn change(id: i64) -> String {
     format!("/api/changes/{id}")

@@ -14,8 +14,7 @@ use tollgate_runner::{Runner, RunnerOptions, Sandbox};
 use tollgate_state::{DataDirLock, Db};
 use tollgate_store::LocalStore;
 
-use crate::agents::{LOCAL, Pool};
-use crate::cleanup;
+use crate::agents::{LOCAL, Pool, Registry};
 use crate::config::Config;
 use crate::error::ControllerError;
 use crate::maintenance::Upkeep;
@@ -30,6 +29,10 @@ pub struct Controller {
     pub(crate) runner: Arc<Runner>,
     /// The agents, this machine's slots among them, and the work items waiting for them.
     pub(crate) pool: Pool,
+    /// The remote agents heard from: what each is, when it was last heard.
+    pub(crate) agents: Registry,
+    /// The results by build key and their blobs, which agents fetch and upload.
+    pub(crate) store: Arc<LocalStore>,
     /// The API's tokens, as every request is checked against them.
     pub(crate) tokens: Tokens,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
@@ -65,6 +68,7 @@ impl Service {
         let tokens = crate::tokens::open(&db, &config).await?;
         let store = LocalStore::open(&data.join("store"))
             .map_err(|error| ControllerError::System(format!("the store: {error}")))?;
+        let store = Arc::new(store);
         let mut options = RunnerOptions::new(data);
         if let Some(work_dir) = &config.work_dir {
             options.work_root = work_dir.clone();
@@ -72,7 +76,7 @@ impl Service {
         }
         options.writable = config.writable.clone();
         options.tree_cache_limit = config.tree_cache_size;
-        cleanup::stale_runs(&options.work_root, &options.scratch).await;
+        tollgate_runner::stale_runs(&options.work_root, &options.scratch).await;
         let sandbox = match config.sandbox {
             true => Sandbox::bubblewrap().await.map_err(|error| {
                 ControllerError::System(format!(
@@ -86,7 +90,7 @@ impl Service {
         };
         let mirrors = Mirrors::new(data.join("mirrors"));
         let runner =
-            Arc::new(Runner::new(Arc::new(store), mirrors.sources().clone(), sandbox, options));
+            Arc::new(Runner::new(store.clone(), mirrors.sources().clone(), sandbox, options));
         for project in &config.projects {
             db.upsert_project(project).await?;
         }
@@ -98,6 +102,8 @@ impl Service {
             .map_err(|error| ControllerError::System(format!("the listener: {error}")))?;
         let controller = Arc::new(Controller {
             pool: Pool::new(config.sched_rules.clone(), config.lease_term),
+            agents: Registry::default(),
+            store,
             config,
             db,
             mirrors,
@@ -175,7 +181,12 @@ impl Controller {
             if lease.agent != LOCAL {
                 let key =
                     crate::agents::WorkRef { integration: lease.integration, item: lease.item };
-                self.pool.leases.adopt(lease.id, key, &lease.agent);
+                let what = crate::agents::Leased {
+                    key,
+                    build_key: lease.build_key,
+                    log_path: lease.log_path.map(Into::into).unwrap_or_default(),
+                };
+                self.pool.leases.adopt(lease.id, what, &lease.agent);
             }
         }
         for integration in self.db.unfinished().await? {

@@ -8,7 +8,6 @@
 
 mod agents;
 mod branch;
-mod cleanup;
 pub mod config;
 mod controller;
 mod error;

@@ -31,6 +31,11 @@ impl Mirrors {
         Mirrors { root, sources, mirrors: Mutex::new(HashMap::new()) }
     }
 
+    /// The folder of the mirrors, one bare repository per project.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The mirrors as a sources folder, for planning and for work items' sources.
     pub fn sources(&self) -> &Arc<SourcesDir> {
         &self.sources

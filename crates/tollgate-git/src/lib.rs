@@ -33,9 +33,11 @@ mod repository;
 #[cfg(test)]
 mod test_git;
 mod tree;
+mod wire;
 
 pub use commit::CommitInfo;
 pub use error::GitError;
 pub use mirror::{BranchMove, CommitSummary, Identity, Merge, Mirror, Push, check_version};
 pub use object_id::{CommitId, TreeOid};
 pub use repository::{Repository, Written};
+pub use wire::{fetch_commits, upload_pack};

@@ -8,6 +8,7 @@
 //! runner.
 
 mod agent;
+mod failure;
 pub mod log;
 mod process;
 mod runner;
@@ -15,8 +16,10 @@ pub mod sandbox;
 pub mod tree_cache;
 pub mod workspace;
 
+pub use failure::failure_view;
 pub use runner::{
     DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Runner, RunnerOptions, summary,
 };
+pub use sandbox::cleanup::stale_runs;
 pub use sandbox::{Sandbox, SandboxError};
 pub use tree_cache::TreeCache;

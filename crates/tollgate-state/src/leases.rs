@@ -35,11 +35,17 @@ pub struct ActiveLease {
     pub integration: i64,
     pub item: String,
     pub agent: String,
+    /// The work item's, for the report's record.
+    pub build_key: String,
+    /// Where the run's log is written as the agent sends it.
+    pub log_path: Option<String>,
 }
 
 /// The leases still active: a few per agent whatever the history (a partial index).
-pub(crate) const ACTIVE: &str = "SELECT id, integration, item, agent FROM leases
-     INDEXED BY leases_active WHERE state = 'active'";
+pub(crate) const ACTIVE: &str = "SELECT l.id, l.integration, l.item, l.agent, w.build_key,
+     w.log_path FROM leases AS l INDEXED BY leases_active
+     JOIN work_items AS w ON w.integration = l.integration AND w.item = l.item
+     WHERE l.state = 'active'";
 /// An integration's active leases of one agent.
 pub(crate) const RELEASE_OF: &str = "UPDATE leases SET state = 'released', ended_at = ?
      WHERE integration = ? AND agent = ? AND state = 'active'";
@@ -55,6 +61,8 @@ impl Db {
                     integration: row.try_get("integration")?,
                     item: row.try_get("item")?,
                     agent: row.try_get("agent")?,
+                    build_key: row.try_get("build_key")?,
+                    log_path: row.try_get("log_path")?,
                 })
             })
             .collect()

@@ -7,6 +7,7 @@
 //!
 //! The lock ([`DataDirLock`]) keeps a second controller off the same data directory.
 
+mod agents;
 mod changes;
 mod db;
 mod error;
@@ -25,6 +26,7 @@ mod undecided;
 mod views;
 mod work_items;
 
+pub use agents::KnownAgent;
 pub use changes::NewChange;
 pub use db::{Db, now_ms};
 pub use error::StateError;

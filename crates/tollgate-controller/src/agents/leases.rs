@@ -6,6 +6,7 @@
 //! what an agent that reconnects needs to report.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,8 +27,17 @@ pub(crate) struct Reported {
 /// A lease a restarted controller found active: its id, its agent, where its report comes.
 pub(crate) type Adopted = (i64, String, oneshot::Receiver<Reported>);
 
+/// What a lease is of: the work item, its build key (the report's record is stored under
+/// it), and the log file the agent's pieces of log go to.
+#[derive(Clone, Debug)]
+pub(crate) struct Leased {
+    pub key: WorkRef,
+    pub build_key: String,
+    pub log_path: PathBuf,
+}
+
 struct Live {
-    key: WorkRef,
+    what: Leased,
     agent: String,
     expires: Instant,
     report: oneshot::Sender<Reported>,
@@ -56,18 +66,25 @@ impl Leases {
     }
 
     /// A new lease of `key` to `agent`; its report arrives on the channel returned.
-    pub fn issue(&self, lease: i64, key: WorkRef, agent: &str) -> oneshot::Receiver<Reported> {
+    pub fn issue(&self, lease: i64, what: Leased, agent: &str) -> oneshot::Receiver<Reported> {
         let (report, receiver) = oneshot::channel();
         let expires = Instant::now() + self.term;
-        let live = Live { key, agent: agent.to_owned(), expires, report };
+        let live = Live { what, agent: agent.to_owned(), expires, report };
         lock(&self.live).insert(lease, live);
         receiver
     }
 
     /// A lease the state says is active, found by a restarted controller.
-    pub fn adopt(&self, lease: i64, key: WorkRef, agent: &str) {
-        let receiver = self.issue(lease, key.clone(), agent);
+    pub fn adopt(&self, lease: i64, what: Leased, agent: &str) {
+        let key = what.key.clone();
+        let receiver = self.issue(lease, what, agent);
         lock(&self.adopted).insert(key, (lease, agent.to_owned(), receiver));
+    }
+
+    /// What `agent`'s live `lease` is of; `None` when it is not its live lease.
+    pub fn leased(&self, lease: i64, agent: &str) -> Option<Leased> {
+        let live = lock(&self.live);
+        live.get(&lease).filter(|held| held.agent == agent).map(|held| held.what.clone())
     }
 
     /// The adopted lease of a work item, for its integration's run to wait on.
@@ -81,7 +98,6 @@ impl Leases {
 
     /// `agent` is alive and says it runs `running`: its leases among them live a full term
     /// again. Returns those it names that are not its live leases: it must drop them.
-    #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn renew(&self, agent: &str, running: &[i64]) -> Vec<i64> {
         let expires = Instant::now() + self.term;
         let mut live = lock(&self.live);
@@ -96,22 +112,20 @@ impl Leases {
     }
 
     /// The live leases of `agent`.
-    #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn of(&self, agent: &str) -> Vec<(i64, WorkRef)> {
         let live = lock(&self.live);
         live.iter()
             .filter(|(_, held)| held.agent == agent)
-            .map(|(lease, held)| (*lease, held.key.clone()))
+            .map(|(lease, held)| (*lease, held.what.key.clone()))
             .collect()
     }
 
     /// Where the report of `agent`'s live `lease` goes; the lease ends with it.
-    #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn report(&self, lease: i64, agent: &str) -> Result<oneshot::Sender<Reported>, NotLive> {
         let mut live = lock(&self.live);
         match live.get(&lease) {
             Some(held) if held.agent == agent => {
-                let adopted = lock(&self.adopted).contains_key(&held.key);
+                let adopted = lock(&self.adopted).contains_key(&held.what.key);
                 if adopted {
                     return Err(NotLive::NotYet);
                 }
@@ -129,7 +143,7 @@ impl Leases {
         let before = live.len();
         // An adopted lease waits for its run to take it up before it can expire: the run is
         // what records the expiry.
-        live.retain(|_, held| held.expires > now || adopted.contains_key(&held.key));
+        live.retain(|_, held| held.expires > now || adopted.contains_key(&held.what.key));
         before - live.len()
     }
 }
@@ -143,6 +157,10 @@ pub(crate) async fn expire_leases(controller: Arc<Controller>) {
                 let expired = controller.pool.leases.expire(tokio::time::Instant::now());
                 if expired > 0 {
                     tracing::warn!(expired, "leases expired: their agents stopped heartbeating");
+                }
+                for agent in controller.agents.lose_silent(controller.pool.leases.term) {
+                    tracing::warn!(agent, "agent lost: not heard from for a lease term");
+                    controller.pool.disconnect(&agent);
                 }
             }
             () = controller.shutdown.cancelled() => return,

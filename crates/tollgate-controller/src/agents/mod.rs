@@ -10,6 +10,8 @@
 
 pub(crate) mod leases;
 pub(crate) mod local;
+mod offer;
+mod registry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -17,12 +19,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
+use tollgate_core::plan::{Plan, WorkItemId};
 use tollgate_core::schedule::{AgentSpec, Demand, Scheduler, Unplaceable};
 use tollgate_state::{Db, Formed};
 
 use crate::controller::lock;
 
-pub(crate) use leases::{Leases, Reported};
+pub(crate) use leases::{Leased, Leases, NotLive, Reported};
+pub(crate) use offer::offer;
+pub(crate) use registry::{Registry, Seen};
 
 /// The name of this machine's own slots as an agent.
 pub(crate) const LOCAL: &str = "local";
@@ -34,11 +39,13 @@ pub(crate) struct WorkRef {
     pub item: String,
 }
 
-/// What the agent that takes a work item needs to start it.
+/// What the agent that takes a work item needs to start it: the local runner runs the
+/// plan's work item, a remote agent is offered what it needs to plan it again.
 #[derive(Debug)]
 pub(crate) struct Job {
     pub integration: Formed,
-    pub item: String,
+    pub plan: Arc<Plan>,
+    pub item: WorkItemId,
     pub log_path: PathBuf,
 }
 
@@ -113,7 +120,6 @@ impl Pool {
     }
 
     /// An agent is gone for good (drained, revoked): it takes nothing more.
-    #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn disconnect(&self, name: &str) {
         lock(&self.inner).scheduler.disconnect(name);
     }
@@ -143,7 +149,6 @@ impl Pool {
     }
 
     /// Busy and total slots of a connected agent.
-    #[expect(dead_code, reason = "used by the agents' routes, the next step of issue 12")]
     pub fn load(&self, agent: &str) -> Option<(u32, u32)> {
         lock(&self.inner).scheduler.load(agent)
     }
@@ -185,7 +190,8 @@ impl Pool {
             };
             let job = waiter.job.clone();
             let log = job.log_path.to_string_lossy().into_owned();
-            let lease = match db.item_started(&job.integration, &job.item, &log, agent).await {
+            let item = job.item.to_string();
+            let lease = match db.item_started(&job.integration, &item, &log, agent).await {
                 Ok(lease) => lease,
                 Err(error) => {
                     self.release(&key);
@@ -193,7 +199,15 @@ impl Pool {
                     continue;
                 }
             };
-            let reports = remote.then(|| self.leases.issue(lease, key.clone(), agent));
+            let reports = remote.then(|| {
+                let build_key = job.plan.work_item(&job.item).map(|w| w.build_key.to_hex());
+                let what = Leased {
+                    key: key.clone(),
+                    build_key: build_key.unwrap_or_default(),
+                    log_path: job.log_path.clone(),
+                };
+                self.leases.issue(lease, what, agent)
+            });
             let assignment = Assignment { agent: agent.to_owned(), lease, reports };
             if waiter.placed.send(Ok(assignment)).is_err() {
                 // Its integration ended meanwhile.

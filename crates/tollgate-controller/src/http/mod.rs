@@ -1,6 +1,7 @@
 //! The HTTP API (JSON, see `tollgate_api::routes`) and a plain status page, behind the
 //! check of tokens (`auth.rs`).
 
+mod agent;
 mod api;
 mod auth;
 mod log;
@@ -35,6 +36,17 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route(routes::LOG, get(log::log))
         .route(routes::TOKENS, get(tokens::list).post(tokens::add))
         .route("/api/tokens/{name}/revoke", post(tokens::revoke))
+        .route(routes::AGENTS, get(agent::agents))
+        .route("/api/agents/{name}/drain", post(agent::drain))
+        .route(routes::AGENT_REGISTER, post(agent::register))
+        .route(routes::AGENT_POLL, post(agent::poll))
+        .route(routes::AGENT_REPORT, post(agent::report))
+        .route("/api/agent/log/{lease}", post(agent::log))
+        .route(
+            "/api/agent/blobs/{digest}",
+            get(agent::get_blob).head(agent::has_blob).put(agent::put_blob),
+        )
+        .route("/api/agent/git/{*rest}", get(agent::git).post(agent::git))
         // Last, so that it guards every route above; a route added below it would be open.
         .layer(axum::middleware::from_fn_with_state(controller.clone(), auth::check))
         .with_state(controller);

@@ -452,16 +452,8 @@ impl<'a> Run<'a> {
 
     fn failure_view(&self, index: usize, failure: Option<&Failure>, message: &str) -> FailureView {
         let id = &self.jobs.jobs[index].id;
-        FailureView {
-            work_item: id.to_string(),
-            project: id.project.to_string(),
-            configuration: id.config.clone(),
-            location: failure.map_or_else(String::new, |f| f.location.to_string()),
-            instruction: failure.map_or_else(String::new, |f| f.instruction.to_owned()),
-            message: failure.map_or_else(|| message.to_owned(), |f| f.message.clone()),
-            user_message: failure.and_then(|f| f.user_message.clone()),
-            log: Some(log_link(self.integration.id, &id.to_string())),
-        }
+        let view = tollgate_runner::failure_view(id, failure, message);
+        FailureView { log: Some(log_link(self.integration.id, &id.to_string())), ..view }
     }
 }
 
@@ -470,7 +462,7 @@ impl<'a> Run<'a> {
 /// integration may have stored the same build key while this one waited.
 async fn run_item(
     controller: &Controller,
-    plan: &Plan,
+    plan: &Arc<Plan>,
     item: &WorkItem,
     integration: &Formed,
     attempt: u32,
@@ -489,8 +481,12 @@ async fn run_item(
     };
     let work = demand.key.clone();
     let log = log_path(controller, integration.id, item, attempt);
-    let job =
-        Job { integration: integration.clone(), item: work.item.clone(), log_path: log.clone() };
+    let job = Job {
+        integration: integration.clone(),
+        plan: plan.clone(),
+        item: item.id.clone(),
+        log_path: log.clone(),
+    };
     let mut queued = controller.pool.enqueue(demand, job);
     let assignment = match wait_for_agent(controller, &mut queued, cancel).await {
         Ok(assignment) => assignment,

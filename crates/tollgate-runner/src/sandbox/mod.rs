@@ -21,6 +21,7 @@ use tokio::process::Command;
 
 use crate::workspace::{AGENT_HOME, Workspace};
 
+pub mod cleanup;
 mod overlay;
 
 pub use overlay::Overlay;

@@ -48,7 +48,7 @@ const TOKEN_VARIABLE: &str = "TOLLGATE_TOKEN";
 
 impl ServerArgs {
     /// The token to send: the file's, or else the variable's.
-    fn token(&self) -> anyhow::Result<Option<String>> {
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
         if let Some(file) = &self.token_file {
             let secret = tollgate_controller::secret::read_file(file)
                 .with_context(|| format!("cannot read the token file {}", file.display()))?;

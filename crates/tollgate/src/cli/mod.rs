@@ -1,5 +1,6 @@
 //! Command-line arguments and the dispatch to each command.
 
+mod agent;
 mod cancel;
 mod client;
 mod demo;
@@ -76,6 +77,11 @@ enum Command {
     Events(events::EventsArgs),
     /// Adds, revokes and lists the API's tokens (with an admin token, once there is one).
     Token(token::TokenArgs),
+    /// Runs work items for a controller on this machine: `tollgate agent --server URL
+    /// --token-file FILE --template T`. `tollgate agent drain NAME` asks one to stop.
+    Agent(agent::AgentArgs),
+    /// Lists the agents: what each is, its state, what it runs, when it was last heard.
+    Agents(agent::AgentsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -135,5 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&args),
         Command::Events(args) => events::run(&args),
         Command::Token(args) => token::run(&args),
+        Command::Agent(args) => agent::run(&args),
+        Command::Agents(args) => agent::list(&args),
     }
 }

@@ -1,6 +1,6 @@
-//! What a killed controller leaves behind: workspaces, scratch archives, and processes of
+//! What a killed controller or agent leaves behind: workspaces, scratch archives, and processes of
 //! work items that ran without the sandbox (in the sandbox, `--die-with-parent` ends them with
-//! the controller). Removed before anything new starts.
+//! the controller or agent). Removed before anything new starts.
 
 use std::path::Path;
 
@@ -19,7 +19,7 @@ pub async fn stale_runs(work_root: &Path, scratch: &Path) {
                 let path = entry.path();
                 let removed = match entry.file_type() {
                     // A workspace's sources layer holds overlayfs's folder without permissions.
-                    Ok(kind) if kind.is_dir() => tollgate_runner::workspace::remove_tree(&path),
+                    Ok(kind) if kind.is_dir() => crate::workspace::remove_tree(&path),
                     _ => std::fs::remove_file(&path),
                 };
                 match removed {

@@ -1,0 +1,72 @@
+//! A leased run's log, sent to the controller as it grows, so that it can be followed there.
+//!
+//! Lines are gathered while a piece is on its way, and each piece names the byte offset it
+//! starts at: a piece sent again after a broken connection is written once. While the
+//! controller is down the log waits here and goes when it is back; once the lease is not the
+//! agent's any more (409), the rest is dropped.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use crate::client::{CallError, Client};
+
+/// The most bytes in one piece.
+const PIECE: usize = 256 << 10;
+
+/// Starts sending `lease`'s log; the task ends once the sender is dropped and what it was
+/// given is sent (or cannot be).
+pub fn start(
+    client: Client,
+    lease: i64,
+    agent: String,
+) -> (UnboundedSender<String>, JoinHandle<()>) {
+    let (lines, receiver) = unbounded_channel();
+    let task = tokio::spawn(send(client, lease, agent, receiver));
+    (lines, task)
+}
+
+async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedReceiver<String>) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut offset = 0u64;
+    let mut open = true;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if pending.is_empty() {
+            if !open {
+                return;
+            }
+            match lines.recv().await {
+                Some(line) => pending.extend_from_slice(line.as_bytes()),
+                None => return,
+            }
+        }
+        while open && pending.len() < PIECE {
+            match lines.try_recv() {
+                Ok(line) => pending.extend_from_slice(line.as_bytes()),
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => open = false,
+            }
+        }
+        let take = pending.len().min(PIECE);
+        match client.log(lease, &agent, offset, pending[..take].to_vec()).await {
+            Ok(length) => {
+                // What the controller has: all of this piece, or part when a piece sent before
+                // arrived after all.
+                let sent = length.saturating_sub(offset).min(take as u64) as usize;
+                pending.drain(..sent);
+                offset += sent as u64;
+                backoff = Duration::from_millis(200);
+            }
+            Err(CallError::Down(_)) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                tracing::warn!(lease, %error, "the log is not taken any more");
+                return;
+            }
+        }
+    }
+}

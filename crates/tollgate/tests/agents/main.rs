@@ -1,0 +1,7 @@
+//! Agents end to end: a controller and three agents, each a `tollgate` process of its own,
+//! each agent in a network namespace the test makes (see `net.rs`), gating real changes.
+
+mod failures;
+mod net;
+mod routing;
+mod site;
