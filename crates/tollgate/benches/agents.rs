@@ -7,7 +7,10 @@
 //!
 //! `cargo bench -p tollgate --bench agents`. Environment: `TOLLGATE_BENCH_ITEMS` (200),
 //! `TOLLGATE_BENCH_REPS` (3), `TOLLGATE_BENCH_IDLE_SECS` (60), `TOLLGATE_BENCH_BUILDBOT=1` to
-//! run `../shared/bench/buildbot/run.sh` in the same run and print the ratio.
+//! run `../shared/bench/buildbot/run.sh` in the same run and print the ratio,
+//! `TOLLGATE_BENCH_LOCAL=1` for the controller's own 2 slots instead of the agents (the same
+//! work without the wire, for comparison). The CPU time of the controller and of the agents
+//! over each run is printed too: on two cores it is what the rate comes down to.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,19 +29,27 @@ fn main() {
     let items = number("TOLLGATE_BENCH_ITEMS", 200);
     let reps = number("TOLLGATE_BENCH_REPS", 3);
     let idle = number("TOLLGATE_BENCH_IDLE_SECS", 60);
+    let local = std::env::var("TOLLGATE_BENCH_LOCAL").is_ok_and(|v| v == "1");
     let tmp = tempfile::tempdir().unwrap();
-    let site = Site::new(tmp.path(), items);
+    let site = Site::new(tmp.path(), items, local);
     let mut rates = Vec::new();
     for rep in 0..reps {
+        let before = site.cpu();
         let (rate, wall) = site.integrate(&format!("rep{rep}"), items);
+        let after = site.cpu();
+        let per_item = |a: u64, b: u64| (b - a) as f64 * 10.0 / items as f64;
         println!(
-            "agents: {items} work items at {rate:.1} items/s; staged to merged in {wall:.2} s"
+            "agents: {items} work items at {rate:.1} items/s; staged to merged in {wall:.2} s; \
+             CPU per work item: controller {:.2} ms, agents {:.2} ms (their children included)",
+            per_item(before.0, after.0),
+            per_item(before.1, after.1),
         );
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
-    println!("agents: median {median:.1} work items/s over {reps} runs (2 agents, 1 slot each)");
+    let how = if local { "the controller's 2 local slots" } else { "2 agents, 1 slot each" };
+    println!("agents: median {median:.1} work items/s over {reps} runs ({how})");
     if std::env::var("TOLLGATE_BENCH_BUILDBOT").is_ok_and(|v| v == "1") {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/buildbot/run.sh");
@@ -75,7 +86,7 @@ impl Drop for Site {
 }
 
 impl Site {
-    fn new(dir: &Path, items: u64) -> Site {
+    fn new(dir: &Path, items: u64, local: bool) -> Site {
         let work = dir.join("work");
         std::fs::create_dir_all(work.join("coin/platform_configs")).unwrap();
         std::fs::write(
@@ -103,9 +114,10 @@ impl Site {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\nlocal_slots = 0\npoll_interval = \"1h\"\n\
+                "listen = \"127.0.0.1:{port}\"\nlocal_slots = {}\npoll_interval = \"1h\"\n\
                  admin_token_file = \"{}\"\n\n[[project]]\nname = \"bench/app\"\n\
                  url = \"file://{}\"\nbranches = [\"main\"]\n",
+                if local { 2 } else { 0 },
                 dir.join("admin.token").display(),
                 remote.display()
             ),
@@ -120,7 +132,8 @@ impl Site {
             .unwrap();
         let mut site = Site { dir: dir.to_owned(), server, controller, agents: Vec::new() };
         site.until(|| site.admin(&["status", "--json"]).status.success());
-        for name in ["b1", "b2"] {
+        let names: &[&str] = if local { &[] } else { &["b1", "b2"] };
+        for name in names {
             let token = dir.join(format!("{name}.token"));
             let added = site.admin(&[
                 "token",
@@ -145,7 +158,7 @@ impl Site {
         }
         site.until(|| {
             let agents = site.admin(&["agents", "--json"]);
-            String::from_utf8_lossy(&agents.stdout).matches("\"idle\"").count() == 2
+            String::from_utf8_lossy(&agents.stdout).matches("\"idle\"").count() == names.len()
         });
         site
     }
@@ -224,8 +237,23 @@ impl Site {
         (items as f64 / span, wall)
     }
 
+    /// CPU ticks (1/100 s) so far of the controller and of the agents, with their waited-for
+    /// children (git, bwrap, the work items).
+    fn cpu(&self) -> (u64, u64) {
+        let ticks = |pid: u32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+            fields[11..15].iter().map(|f| f.parse::<u64>().unwrap()).sum()
+        };
+        let agents = self.agents.iter().map(|agent| ticks(agent.id())).sum();
+        (ticks(self.controller.id()), agents)
+    }
+
     /// Each agent's resident memory, and the CPU it used while idle for `wait`.
     fn idle(&self, wait: Duration) {
+        if self.agents.is_empty() {
+            return;
+        }
         let cpu = |pid: u32| -> u64 {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
             let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
