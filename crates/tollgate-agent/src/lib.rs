@@ -219,6 +219,10 @@ impl Agent {
                         "{server} refused this agent's token: {message}"
                     )));
                 }
+                Err(CallError::Refused { status: 403, message }) => {
+                    self.tasks.shutdown().await;
+                    return Err(AgentError::Unauthorized(format!("{server} refused: {message}")));
+                }
                 Err(CallError::Refused { status: 409, message }) if registered => {
                     // A restarted controller, or one that lost this agent for a while.
                     tracing::info!(message, "registering again");

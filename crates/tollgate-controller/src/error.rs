@@ -12,6 +12,9 @@ pub enum ControllerError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's token does not allow this (another agent's name).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     System(String),
 }

@@ -64,6 +64,11 @@ impl Tokens {
         read_view(&self.view).by_hash.get(hash).cloned()
     }
 
+    /// Whether the token `name` exists and is not revoked.
+    pub(crate) fn is_active(&self, name: &str) -> bool {
+        read_view(&self.view).by_hash.values().any(|known| known.name == name && !known.revoked)
+    }
+
     /// Whether the API asks for tokens: some token has not been revoked.
     pub(crate) fn configured(&self) -> bool {
         read_view(&self.view).active > 0

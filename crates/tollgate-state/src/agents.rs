@@ -15,16 +15,22 @@ pub struct KnownAgent {
 }
 
 impl Db {
-    /// An agent registered (again): what it is now, and when.
-    pub async fn agent_registered(&self, name: &str, info: &str) -> Result<(), StateError> {
+    /// An agent registered (again) with `token`: what it is now, and when.
+    pub async fn agent_registered(
+        &self,
+        name: &str,
+        info: &str,
+        token: Option<&str>,
+    ) -> Result<(), StateError> {
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO agents (name, info, first_seen, last_seen) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO UPDATE SET info = excluded.info, last_seen = excluded.last_seen,
-             draining = 0",
+            "INSERT INTO agents (name, info, token, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET info = excluded.info, token = excluded.token,
+             last_seen = excluded.last_seen, draining = 0",
         )
         .bind(name)
         .bind(info)
+        .bind(token)
         .bind(now)
         .bind(now)
         .execute(&self.writer)
@@ -41,6 +47,15 @@ impl Db {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    /// The token the agent `name` last registered with: `None` when it never registered.
+    pub async fn agent_token(&self, name: &str) -> Result<Option<Option<String>>, StateError> {
+        let row = sqlx::query("SELECT token FROM agents WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| row.try_get("token")).transpose().map_err(Into::into)
     }
 
     /// Every agent that ever registered: a machine pool, not history.

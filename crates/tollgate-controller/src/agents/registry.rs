@@ -15,6 +15,8 @@ use crate::controller::lock;
 
 struct Entry {
     info: AgentInfo,
+    /// The token it registered with: only that token speaks for it.
+    token: Option<String>,
     first_seen: i64,
     last_seen: Instant,
     last_seen_ms: i64,
@@ -38,7 +40,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// An agent registered: what the scheduler should know of it.
-    pub fn register(&self, info: AgentInfo, first_seen: i64) -> AgentSpec {
+    pub fn register(&self, info: AgentInfo, first_seen: i64, token: Option<String>) -> AgentSpec {
         let spec = AgentSpec {
             name: info.name.clone(),
             templates: info.templates.clone(),
@@ -47,6 +49,7 @@ impl Registry {
         };
         let entry = Entry {
             info,
+            token,
             first_seen,
             last_seen: Instant::now(),
             last_seen_ms: now_ms(),
@@ -55,6 +58,12 @@ impl Registry {
         };
         lock(&self.agents).insert(spec.name.clone(), entry);
         spec
+    }
+
+    /// Whether a request with `token` may speak for the agent `name`: the token it registered
+    /// with. An agent not registered is not refused here: it is told to register.
+    pub fn belongs(&self, name: &str, token: Option<&str>) -> bool {
+        lock(&self.agents).get(name).is_none_or(|entry| entry.token.as_deref() == token)
     }
 
     /// The agent was heard from, `draining` or not: whether it drains (it said so, or it was

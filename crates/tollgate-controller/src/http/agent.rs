@@ -6,11 +6,11 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -23,6 +23,7 @@ use tollgate_store::{Digest, Record, Store};
 use crate::agents::{NotLive, Reported, Seen, offer};
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
+use crate::http::auth::Caller;
 
 type Answer<T> = Result<Json<T>, ControllerError>;
 
@@ -32,6 +33,7 @@ const LONGEST_POLL: Duration = Duration::from_secs(30);
 
 pub async fn register(
     State(controller): State<Arc<Controller>>,
+    caller: Option<Extension<Caller>>,
     Json(hello): Json<AgentHello>,
 ) -> Answer<AgentWelcome> {
     let name = hello.info.name.clone();
@@ -43,11 +45,37 @@ pub async fn register(
     }
     let info =
         serde_json::to_string(&hello.info).map_err(|e| ControllerError::System(e.to_string()))?;
-    controller.db.agent_registered(&name, &info).await?;
-    let spec = controller.agents.register(hello.info, tollgate_state::now_ms());
+    // A name belongs to the token that registered it, until that token is revoked: another
+    // agent's token cannot take over its leases.
+    let token = caller.map(|Extension(caller)| caller.name);
+    if let Some(Some(owner)) = controller.db.agent_token(&name).await?
+        && Some(&owner) != token.as_ref()
+        && controller.tokens.is_active(&owner)
+    {
+        return Err(ControllerError::Forbidden(format!(
+            "agent {name} belongs to the token `{owner}`; revoke it to give the name to another"
+        )));
+    }
+    controller.db.agent_registered(&name, &info, token.as_deref()).await?;
+    let spec = controller.agents.register(hello.info, tollgate_state::now_ms(), token);
     tracing::info!(agent = name, templates = ?spec.templates, slots = spec.slots, "agent registered");
     controller.pool.connect(spec);
     Ok(Json(welcome(&controller, &name, &hello.running, false)))
+}
+
+/// Refuses a request for an agent made with another token than the one it registered with.
+fn speaks_for(
+    controller: &Controller,
+    agent: &str,
+    caller: Option<&Extension<Caller>>,
+) -> Result<(), ControllerError> {
+    let token = caller.map(|Extension(caller)| caller.name.as_str());
+    match controller.agents.belongs(agent, token) {
+        true => Ok(()),
+        false => {
+            Err(ControllerError::Forbidden(format!("agent {agent} registered with another token")))
+        }
+    }
 }
 
 fn welcome(controller: &Controller, name: &str, running: &[i64], drain: bool) -> AgentWelcome {
@@ -61,8 +89,10 @@ fn welcome(controller: &Controller, name: &str, running: &[i64], drain: bool) ->
 
 pub async fn poll(
     State(controller): State<Arc<Controller>>,
+    caller: Option<Extension<Caller>>,
     Json(poll): Json<AgentPoll>,
 ) -> Answer<AgentPolled> {
+    speaks_for(&controller, &poll.name, caller.as_ref())?;
     let Some(draining) = controller.agents.seen(&poll.name, poll.draining) else {
         return Err(ControllerError::Conflict(format!(
             "agent {} is not registered with this controller; register first",
@@ -117,8 +147,10 @@ pub async fn poll(
 
 pub async fn report(
     State(controller): State<Arc<Controller>>,
+    caller: Option<Extension<Caller>>,
     Json(report): Json<AgentReport>,
 ) -> Result<StatusCode, ControllerError> {
+    speaks_for(&controller, &report.agent, caller.as_ref())?;
     let record: Option<Record> = match &report.record {
         Some(json) => Some(serde_json::from_value(json.clone()).map_err(|error| {
             ControllerError::BadRequest(format!("the report's record: {error}"))
@@ -187,10 +219,12 @@ pub struct LogQuery {
 /// sent again after a broken connection is written once. Answers the length now.
 pub async fn log(
     State(controller): State<Arc<Controller>>,
+    caller: Option<Extension<Caller>>,
     Path(lease): Path<i64>,
     Query(query): Query<LogQuery>,
     body: Bytes,
 ) -> Result<String, ControllerError> {
+    speaks_for(&controller, &query.agent, caller.as_ref())?;
     let Some(path) = controller.pool.leases.leased(lease, &query.agent).map(|l| l.log_path) else {
         return Err(ControllerError::Conflict(format!("lease {lease} is not live")));
     };

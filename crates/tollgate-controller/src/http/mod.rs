@@ -64,6 +64,7 @@ impl IntoResponse for ControllerError {
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
             ControllerError::Conflict(_) => StatusCode::CONFLICT,
+            ControllerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ControllerError::System(message) => {
                 tracing::error!(message, "a request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

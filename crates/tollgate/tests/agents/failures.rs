@@ -142,6 +142,15 @@ fn a_wrong_or_revoked_token_gets_401_and_no_work_and_staging_needs_a_token() {
     // An agent whose token is revoked stops: it gets no work.
     site.start_agent(2, &[TEMPLATE_A]);
     site.until("a2 registers", || site.agent_log(2).contains("registered"));
+    // Another agent's token cannot take over a2's name (and its leases).
+    let other = site.agent_token("a3");
+    let impostor = crate::site::run(&mut site.agent_command_named(3, "a2", &[TEMPLATE_A], &other));
+    assert_eq!(impostor.code, 2);
+    assert!(
+        site.agent_log(3).contains("agent a2 belongs to the token `a2`"),
+        "{}",
+        site.agent_log(3)
+    );
     let revoked = site.admin(&["token", "revoke", "a2"]);
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
     assert_eq!(site.agent_exit(2), 2, "{}", site.agent_log(2));

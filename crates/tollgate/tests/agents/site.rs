@@ -174,13 +174,24 @@ impl Site {
     }
 
     pub fn agent_command(&self, n: u32, templates: &[&str], token: &Path) -> Command {
-        let name = format!("a{n}");
+        self.agent_command_named(n, &format!("a{n}"), templates, token)
+    }
+
+    /// An agent in namespace `n`, named `name`, logging to `aN.log`.
+    pub fn agent_command_named(
+        &self,
+        n: u32,
+        name: &str,
+        templates: &[&str],
+        token: &Path,
+    ) -> Command {
         let log = File::options().create(true).append(true).open(self.agent_log_path(n)).unwrap();
-        let data = self.path(&format!("agents/{name}"));
+        // One data directory per namespace: an agent restarted there finds what it left.
+        let data = self.path(&format!("agents/a{n}"));
         let marks = self.path("marks");
         let mut command = isolated("ip", &self.path("home"));
         command.args(["netns", "exec", &self.net.namespace(n), env!("CARGO_BIN_EXE_tollgate")]);
-        command.args(["agent", "--server", &self.server, "--name", &name]);
+        command.args(["agent", "--server", &self.server, "--name", name]);
         command.args(["--token-file", path_str(token), "--data-dir", path_str(&data)]);
         command.args(["--writable", path_str(&marks)]);
         for template in templates {
