@@ -103,8 +103,9 @@ pub async fn run(options: AgentOptions, stop: Stop) -> Result<(), AgentError> {
             Sandbox::Off
         }
     };
-    let store =
-        LocalStore::open(&data.join("store")).map_err(|e| setup("the store")(e.to_string()))?;
+    // A cache for this run: results and archives are the controller's to keep.
+    let store = LocalStore::open_cache(&data.join("store"))
+        .map_err(|e| setup("the store")(e.to_string()))?;
     let store = Arc::new(store);
     let sources = Arc::new(SourcesDir::new(data.join("sources")));
     let runner = Runner::new(store.clone(), sources.clone(), sandbox, runner_options);

@@ -1,7 +1,7 @@
 //! A leased run's log, sent to the controller as it grows, so that it can be followed there.
 //!
-//! Lines are gathered while a piece is on its way, and each piece names the byte offset it
-//! starts at: a piece sent again after a broken connection is written once. While the
+//! Lines are gathered for a moment into a piece (the run's end sends what is left at once),
+//! and each piece names the byte offset it starts at: a piece sent again after a broken connection is written once. While the
 //! controller is down the log waits here and goes when it is back; once the lease is not the
 //! agent's any more (409), the rest is dropped.
 
@@ -14,6 +14,9 @@ use crate::client::{CallError, Client};
 
 /// The most bytes in one piece.
 const PIECE: usize = 256 << 10;
+/// How long lines are gathered into a piece before it is sent: the log at the controller is
+/// this far behind at most, while the controller is up.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// Starts sending `lease`'s log; the task ends once the sender is dropped and what it was
 /// given is sent (or cannot be).
@@ -42,11 +45,17 @@ async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedRec
                 None => return,
             }
         }
+        // Lines that come soon after go in the same piece: a short work item's log is one
+        // request, and a long one's a few a second.
+        let gather = tokio::time::sleep(GATHER);
+        tokio::pin!(gather);
         while open && pending.len() < PIECE {
-            match lines.try_recv() {
-                Ok(line) => pending.extend_from_slice(line.as_bytes()),
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
-                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => open = false,
+            tokio::select! {
+                line = lines.recv() => match line {
+                    Some(line) => pending.extend_from_slice(line.as_bytes()),
+                    None => open = false,
+                },
+                () = &mut gather => break,
             }
         }
         let take = pending.len().min(PIECE);

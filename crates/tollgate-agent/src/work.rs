@@ -272,8 +272,11 @@ fn system_failure(offer: &AgentOffer, message: &str) -> FailureView {
 /// reconnects within its term, and a restarted controller takes the report then.
 async fn deliver(machine: &Machine, report: AgentReport, cancel: &CancellationToken) {
     let mut backoff = Duration::from_millis(500);
+    // A log that was streamed whole is at the controller already; a reused result's log is
+    // the stored one, which it may lack.
+    let mut with_log = report.state == WorkItemState::Reused;
     loop {
-        let sent = match upload(machine, &report).await {
+        let sent = match upload(machine, &report, with_log).await {
             Ok(()) => machine.client.report(&report).await,
             Err(error) => Err(error),
         };
@@ -284,6 +287,11 @@ async fn deliver(machine: &Machine, report: AgentReport, cancel: &CancellationTo
             }
             Err(CallError::Down(error)) => {
                 tracing::warn!(lease = report.lease, error, ?backoff, "cannot report yet");
+            }
+            // The streamed log is not what the record names (a piece went missing): sent now.
+            Err(CallError::Refused { status: 400, .. }) if !with_log => {
+                with_log = true;
+                continue;
             }
             Err(error) => {
                 tracing::warn!(lease = report.lease, %error, "report refused; the result is dropped");
@@ -298,14 +306,16 @@ async fn deliver(machine: &Machine, report: AgentReport, cancel: &CancellationTo
     }
 }
 
-/// The log and archives of the report's record, where the controller lacks them.
-async fn upload(machine: &Machine, report: &AgentReport) -> Result<(), CallError> {
+/// The archives of the report's record, and its log `with_log`, where the controller lacks
+/// them.
+async fn upload(machine: &Machine, report: &AgentReport, with_log: bool) -> Result<(), CallError> {
     let Some(record) = &report.record else { return Ok(()) };
     let record: Record = match serde_json::from_value(record.clone()) {
         Ok(record) => record,
         Err(error) => return Err(CallError::Refused { status: 0, message: error.to_string() }),
     };
-    for digest in record.log.iter().chain(record.artifacts.values()) {
+    let log = record.log.iter().filter(|_| with_log);
+    for digest in log.chain(record.artifacts.values()) {
         let hex = digest.to_hex();
         if !machine.client.has_blob(&hex).await? {
             machine.client.put_blob(&hex, &machine.store.blob_path(digest)).await?;

@@ -61,7 +61,14 @@ pub struct RunnerOptions {
     /// most bytes it may hold.
     pub tree_cache: PathBuf,
     pub tree_cache_limit: u64,
+    /// A project whose trees have at most this many paths is written into each workspace
+    /// instead of mounted from the tree cache: for a handful of files the copy costs less than
+    /// the mount namespace and its processes.
+    pub copy_trees_up_to: u64,
 }
+
+/// A few dozen files: writing them is cheaper than a mount namespace with its processes.
+pub const COPY_TREES_UP_TO: u64 = 64;
 
 /// The tree cache's default size: a few dozen trees of a large project, or their layers.
 pub const DEFAULT_TREE_CACHE_LIMIT: u64 = 10 << 30;
@@ -89,6 +96,7 @@ impl RunnerOptions {
             agent_env,
             tree_cache: data_dir.join("trees"),
             tree_cache_limit: DEFAULT_TREE_CACHE_LIMIT,
+            copy_trees_up_to: COPY_TREES_UP_TO,
         }
     }
 }
@@ -375,8 +383,11 @@ impl Runner {
     async fn prepare(&self, item: &WorkItem, agent: &mut Agent) -> Result<(), Report> {
         let layout = agent.workspace.layout().clone();
         let source_dir = agent.workspace.plain_path(&layout.source_dir).map_err(Report::Error)?;
+        let project = item.module.project.as_str();
         let cached = match self.tree_cache() {
-            Some(cache) if !item.git_clone => {
+            Some(cache)
+                if !item.git_clone && !cache.is_small(project, self.options.copy_trees_up_to) =>
+            {
                 self.mount_sources(cache, item, agent, &source_dir).await?
             }
             _ => None,

@@ -37,6 +37,9 @@ pub struct LocalStore {
     blobs: PathBuf,
     records: PathBuf,
     tmp: PathBuf,
+    /// Whether what is written survives a crash of the machine (fsyncs), or the store is a
+    /// cache for one run of its process (see [`LocalStore::open_cache`]).
+    durable: bool,
 }
 
 impl LocalStore {
@@ -50,12 +53,29 @@ impl LocalStore {
             records: root.join("records"),
             tmp: root.join("tmp"),
             root,
+            durable: true,
         };
         for dir in [&store.blobs, &store.records, &store.tmp] {
             fs::create_dir_all(dir).map_err(IoFailure::at("cannot create folder", dir))?;
         }
         store.remove_stale_temps()?;
         Ok(store)
+    }
+
+    /// The store at `root` as a cache for this run of the process, as an agent keeps one:
+    /// emptied at open, so nothing written before a crash is trusted, and written without
+    /// waiting for the disk. Readers still never see a partial file.
+    pub fn open_cache(root: &Path) -> Result<LocalStore, StoreError> {
+        let root = std::path::absolute(root).map_err(IoFailure::at("cannot resolve", root))?;
+        for dir in [root.join("blobs"), root.join("records"), root.join("tmp")] {
+            match fs::remove_dir_all(&dir) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    return Err(IoFailure::at("cannot empty", &dir)(error).into());
+                }
+                _ => {}
+            }
+        }
+        Ok(LocalStore { durable: false, ..LocalStore::open(&root)? })
     }
 
     pub fn root(&self) -> &Path {
@@ -96,6 +116,14 @@ impl LocalStore {
     /// Renames a finished temporary file to `dest`, durably, creating its fan-out folder.
     fn place(&self, temp: TempFile, dest: &Path) -> Result<(), StoreError> {
         let dir = parent_of(dest);
+        if !self.durable {
+            match fs::create_dir(dir) {
+                Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(IoFailure::at("cannot create folder", dir)(error).into());
+                }
+                _ => return Ok(temp.rename_to(dest)?),
+            }
+        }
         match fs::create_dir(dir) {
             Ok(()) => sync_dir(parent_of(dir))?,
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}

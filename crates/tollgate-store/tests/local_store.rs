@@ -285,3 +285,20 @@ fn two_stores_on_one_root_see_each_others_writes_through_the_trait() {
     assert!(reader.contains(&digest).unwrap());
     assert_eq!(reader.record(&key(9)).unwrap().unwrap().outcome, RecordOutcome::Cancelled);
 }
+
+#[test]
+fn a_cache_store_trusts_nothing_from_before_its_open_and_keeps_what_it_is_given_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let durable = LocalStore::open(dir.path()).unwrap();
+    let blob = durable.put_bytes(b"from a run before a crash").unwrap();
+    durable.put_record(&key(1), &record(RecordOutcome::Passed, b"log")).unwrap();
+
+    let cache = LocalStore::open_cache(dir.path()).unwrap();
+    assert!(!cache.contains(&blob).unwrap(), "emptied at open");
+    assert_eq!(cache.record(&key(1)).unwrap(), None);
+    let kept = cache.put_bytes(b"this run's").unwrap();
+    cache.put_record(&key(2), &record(RecordOutcome::Failed, b"log")).unwrap();
+    assert!(cache.contains(&kept).unwrap());
+    assert_eq!(cache.record(&key(2)).unwrap().unwrap().outcome, RecordOutcome::Failed);
+    assert_eq!(fs::read(cache.blob_path(&kept)).unwrap(), b"this run's");
+}

@@ -32,6 +32,10 @@ fn main() {
     let local = std::env::var("TOLLGATE_BENCH_LOCAL").is_ok_and(|v| v == "1");
     let tmp = tempfile::tempdir().unwrap();
     let site = Site::new(tmp.path(), items, local);
+    if std::env::var_os("TOLLGATE_BENCH_KEEP").is_some() {
+        println!("agents: the site stays in {}", tmp.path().display());
+        std::mem::forget(tmp);
+    }
     let mut rates = Vec::new();
     for rep in 0..reps {
         let before = site.cpu();
@@ -151,7 +155,13 @@ impl Site {
                 .arg(&token)
                 .arg("--data-dir")
                 .arg(dir.join(name))
-                .stderr(Stdio::null())
+                .stderr(match std::env::var_os("TOLLGATE_BENCH_AGENT_LOGS") {
+                    Some(logs) => Stdio::from(
+                        std::fs::File::create(Path::new(&logs).join(format!("{name}.log")))
+                            .unwrap(),
+                    ),
+                    None => Stdio::null(),
+                })
                 .spawn()
                 .unwrap();
             site.agents.push(agent);

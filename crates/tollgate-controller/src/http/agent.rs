@@ -157,13 +157,19 @@ pub async fn report(
         })?),
         None => None,
     };
+    // What the lease is of, before the report ends it.
+    let leased = controller.pool.leases.leased(report.lease, &report.agent);
     // Every blob the record names is here before the record is: an upload that broke off
     // never becomes a result.
     if let Some(record) = &record {
         let store = controller.store.clone();
         let digests: Vec<Digest> =
             record.log.iter().chain(record.artifacts.values()).copied().collect();
+        let (log, streamed) = (record.log, leased.as_ref().map(|l| l.log_path.clone()));
         let missing = blocking(move || {
+            if let (Some(log), Some(streamed)) = (log, streamed) {
+                store_streamed_log(&store, &log, &streamed);
+            }
             digests.into_iter().find(|digest| !store.contains(digest).unwrap_or(false))
         })
         .await?;
@@ -171,8 +177,6 @@ pub async fn report(
             return Err(ControllerError::BadRequest(format!("blob {digest} was not uploaded")));
         }
     }
-    // What the lease is of, before the report ends it.
-    let leased = controller.pool.leases.leased(report.lease, &report.agent);
     let sender = match controller.pool.leases.report(report.lease, &report.agent) {
         Ok(sender) => sender,
         Err(NotLive::NotYet) => {
@@ -206,6 +210,25 @@ pub async fn report(
         Ok(Ok(())) => Ok(StatusCode::NO_CONTENT),
         Ok(Err(error)) => Err(ControllerError::Conflict(error)),
         Err(_) => Err(ControllerError::System("the work item's run ended meanwhile".into())),
+    }
+}
+
+/// The log as it was streamed during the run is the log the record names, byte for byte,
+/// unless a piece went missing: stored from that file when its digest says so, which spares
+/// the agent sending it twice. Otherwise the agent uploads it.
+fn store_streamed_log(
+    store: &tollgate_store::LocalStore,
+    log: &Digest,
+    streamed: &std::path::Path,
+) {
+    if store.contains(log).unwrap_or(false) {
+        return;
+    }
+    let mut hasher = blake3::Hasher::new();
+    let hashed =
+        std::fs::File::open(streamed).and_then(|file| hasher.update_reader(file).map(drop));
+    if hashed.is_ok() && Digest::from_bytes(*hasher.finalize().as_bytes()) == *log {
+        let _ = store.put_file(streamed);
     }
 }
 

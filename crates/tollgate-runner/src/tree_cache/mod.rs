@@ -126,6 +126,13 @@ impl TreeCache {
         self.inner.index().values().map(|cached| cached.meta.bytes).sum()
     }
 
+    /// Whether the newest full tree of `project` here has at most `paths` paths: a tree that
+    /// small is copied into a workspace for less than the mount costs. `false` until one was
+    /// made.
+    pub fn is_small(&self, project: &str, paths: u64) -> bool {
+        self.inner.is_small(project, paths)
+    }
+
     /// The tree `tree` of `pin`, from the cache or made now from `sources`, held until the
     /// lease is dropped. Blocking: call it off the async threads.
     pub fn lease(&self, sources: &SourcesDir, pin: &Pin, tree: &TreeId) -> Result<Lease, String> {
@@ -230,6 +237,15 @@ impl Inner {
         let layerable = sources.export_layerable(pin, &files).map_err(source_error)?;
         let (bytes, paths) = measure(&files).map_err(|e| e.to_string())?;
         Ok((meta(None, bytes, paths, layerable), Made::Full { paths }))
+    }
+
+    fn is_small(&self, project: &str, paths: u64) -> bool {
+        let index = self.index();
+        let newest = index
+            .values()
+            .filter(|c| c.meta.base.is_none() && c.meta.project == project)
+            .max_by_key(|c| c.last_used);
+        newest.is_some_and(|c| c.meta.paths <= paths)
     }
 
     /// The full tree of `project` used last that layers can be made over: its key, tree id and

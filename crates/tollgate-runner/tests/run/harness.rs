@@ -42,7 +42,9 @@ impl Harness {
     fn with(sandbox: Sandbox) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(LocalStore::open(&dir.path().join("store")).unwrap());
-        let options = RunnerOptions::new(&dir.path().join("data"));
+        let mut options = RunnerOptions::new(&dir.path().join("data"));
+        // The tests' projects are a handful of files; the tree cache's tests need them mounted.
+        options.copy_trees_up_to = 0;
         Harness { dir, store, options, sandbox, sources: None }
     }
 

@@ -56,6 +56,27 @@ async fn a_work_item_that_changes_its_sources_leaves_the_next_one_a_pristine_tre
     assert!(cached.join("tree/gone.txt").exists());
 }
 
+#[tokio::test]
+async fn a_project_of_a_handful_of_files_is_copied_once_its_first_tree_was_made() {
+    let mut h = Harness::new().await;
+    h.options.copy_trees_up_to = 64;
+    h.file(APP, "data.txt", "as committed\n");
+    h.app(
+        &[],
+        r#"
+    - type: ExecuteCommand
+      command: ["sh", "-c", "cat {{.SourceDir}}/data.txt; echo changed > {{.SourceDir}}/data.txt; exit 1"]
+"#,
+    );
+    let plan = h.plan(APP);
+    let first = h.run(&plan, "demo/app:linux:Build").await;
+    assert!(first.log.contains("from the tree cache (made now"), "{}", first.log);
+    let second = h.run(&plan, "demo/app:linux:Build").await;
+    assert!(!second.log.contains("from the tree cache"), "copied: {}", second.log);
+    assert!(second.log.contains("sources of demo/app@worktree in"), "{}", second.log);
+    assert_eq!(second.out()[0], "as committed", "a fresh copy: {}", second.log);
+}
+
 /// A git project in a sources folder, committed twice.
 struct Repo {
     dir: tempfile::TempDir,
