@@ -8,7 +8,8 @@
 //! `cargo bench -p tollgate --bench agents`. Environment: `TOLLGATE_BENCH_ITEMS` (200),
 //! `TOLLGATE_BENCH_REPS` (3), `TOLLGATE_BENCH_IDLE_SECS` (60), `TOLLGATE_BENCH_BUILDBOT=1` to
 //! run `../shared/bench/buildbot/run.sh` in the same run and print the ratio,
-//! `TOLLGATE_BENCH_LOCAL=1` for the controller's own 2 slots instead of the agents (the same
+//! `TOLLGATE_BENCH_WORK_DIR=DIR` for the agents' workspaces under DIR (a tmpfs shows what the
+//! disk costs), `TOLLGATE_BENCH_LOCAL=1` for the controller's own 2 slots instead of the agents (the same
 //! work without the wire, for comparison). The CPU time of the controller and of the agents
 //! over each run is printed too: on two cores it is what the rate comes down to.
 
@@ -155,6 +156,12 @@ impl Site {
                 .arg(&token)
                 .arg("--data-dir")
                 .arg(dir.join(name))
+                .args(match std::env::var_os("TOLLGATE_BENCH_WORK_DIR") {
+                    Some(work) => {
+                        vec!["--work-dir".into(), Path::new(&work).join(name).into_os_string()]
+                    }
+                    None => Vec::new(),
+                })
                 .stderr(match std::env::var_os("TOLLGATE_BENCH_AGENT_LOGS") {
                     Some(logs) => Stdio::from(
                         std::fs::File::create(Path::new(&logs).join(format!("{name}.log")))

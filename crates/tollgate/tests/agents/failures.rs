@@ -39,7 +39,7 @@ fn merged_once(site: &crate::site::Site, change: &str) {
 #[test]
 fn an_agent_killed_mid_item_loses_its_lease_the_item_runs_elsewhere_and_its_late_report_is_refused()
 {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     site.start_agent(1, &[TEMPLATE_A]);
     site.start_agent(2, &[TEMPLATE_A]);
     site.start_agent(3, &[TEMPLATE_B]);
@@ -76,7 +76,7 @@ fn an_agent_killed_mid_item_loses_its_lease_the_item_runs_elsewhere_and_its_late
 
 #[test]
 fn an_agent_cut_off_for_longer_than_its_lease_has_its_work_run_elsewhere_and_drops_it_when_back() {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     site.start_agent(1, &[TEMPLATE_A]);
     site.start_agent(2, &[TEMPLATE_A]);
     site.start_agent(3, &[TEMPLATE_B]);
@@ -103,7 +103,7 @@ fn an_agent_cut_off_for_longer_than_its_lease_has_its_work_run_elsewhere_and_dro
 
 #[test]
 fn agents_ride_out_a_controller_killed_and_restarted_and_their_results_are_taken_once() {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     site.start_agent(1, &[TEMPLATE_A]);
     site.start_agent(2, &[TEMPLATE_A]);
     site.start_agent(3, &[TEMPLATE_B]);
@@ -127,7 +127,7 @@ fn agents_ride_out_a_controller_killed_and_restarted_and_their_results_are_taken
 
 #[test]
 fn a_wrong_or_revoked_token_gets_401_and_no_work_and_staging_needs_a_token() {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     let wrong = site.path("wrong.token");
     std::fs::write(&wrong, format!("tg_{}\n", "0".repeat(64))).unwrap();
     site.start_agent_with(1, &[TEMPLATE_A], &wrong);
@@ -161,7 +161,7 @@ fn a_wrong_or_revoked_token_gets_401_and_no_work_and_staging_needs_a_token() {
 
 #[test]
 fn a_drained_agent_finishes_its_work_item_takes_no_new_lease_and_exits_0() {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     site.start_agent(1, &[TEMPLATE_A]);
     site.start_agent(3, &[TEMPLATE_B]);
     let change = site.change("drained", &["hold"]);

@@ -6,7 +6,7 @@ use crate::site::{TEMPLATE_A, TEMPLATE_B, site};
 #[test]
 fn each_work_item_runs_on_an_agent_that_serves_its_template_and_waits_with_the_reason_until_one_does()
  {
-    let Some(mut site) = site(3) else { return };
+    let mut site = site(3);
     let change = site.change("routed", &["routed"]);
     site.stage(&change);
 
