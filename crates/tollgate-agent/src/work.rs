@@ -91,8 +91,10 @@ async fn prepare_and_run(
         .runner
         .run_logged(&plan, item, Some(&offer.branch), cancel, Some(lines), log_path.clone())
         .await;
+    tracing::debug!(lease = offer.lease, "run ended; sending the rest of the log");
     // Every line is at the controller before the report ends the lease.
     let _ = sending.await;
+    tracing::debug!(lease = offer.lease, "log sent");
     let _ = std::fs::remove_file(&log_path);
     Some(report_of(machine, offer, &id, finished))
 }
