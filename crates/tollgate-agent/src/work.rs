@@ -221,8 +221,8 @@ async fn fetch_blob(machine: &Machine, digest: &Digest) -> Result<(), String> {
         .get_blob(&digest.to_hex(), temp.path())
         .await
         .map_err(|error| format!("cannot fetch the archive {digest}: {error}"))?;
-    let store = machine.store.clone();
-    let got = blocking(move || store.put_file(temp.path()))
+    let (store, wanted) = (machine.store.clone(), *digest);
+    let got = blocking(move || store.put_file_expecting(temp.path(), &wanted))
         .await?
         .map_err(|error| format!("the local store: {error}"))?;
     match got == *digest {

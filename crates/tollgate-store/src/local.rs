@@ -116,20 +116,31 @@ impl LocalStore {
     /// Renames a finished temporary file to `dest`, durably, creating its fan-out folder.
     fn place(&self, temp: TempFile, dest: &Path) -> Result<(), StoreError> {
         let dir = parent_of(dest);
-        if !self.durable {
-            match fs::create_dir(dir) {
-                Err(error) if error.kind() != io::ErrorKind::AlreadyExists => {
-                    return Err(IoFailure::at("cannot create folder", dir)(error).into());
-                }
-                _ => return Ok(temp.rename_to(dest)?),
-            }
-        }
-        match fs::create_dir(dir) {
-            Ok(()) => sync_dir(parent_of(dir))?,
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        let created = match fs::create_dir(dir) {
+            Ok(()) => true,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => false,
             Err(error) => return Err(IoFailure::at("cannot create folder", dir)(error).into()),
+        };
+        if !self.durable {
+            return Ok(temp.rename_to(dest)?);
+        }
+        if created {
+            sync_dir(parent_of(dir))?;
         }
         Ok(temp.persist(dest)?)
+    }
+
+    /// The digest of the file at `path`, stored as a blob only when it is `expected` (an
+    /// upload, a download, a log sent as it grew): content that is not what it was sent as
+    /// never enters the store. One pass, as [`Store::put_file`].
+    pub fn put_file_expecting(&self, path: &Path, expected: &Digest) -> Result<Digest, StoreError> {
+        let mut source = File::open(path).map_err(IoFailure::at("cannot open", path))?;
+        let temp = self.new_temp("blob")?;
+        let digest = copy_hashing(&mut source, path, temp.file(), temp.path())?;
+        if digest == *expected && !self.contains(&digest)? {
+            self.place(temp, &self.blob_path(&digest))?;
+        }
+        Ok(digest)
     }
 }
 
@@ -140,9 +151,8 @@ impl Store for LocalStore {
         let mut source = File::open(path).map_err(IoFailure::at("cannot open", path))?;
         let temp = self.new_temp("blob")?;
         let digest = copy_hashing(&mut source, path, temp.file(), temp.path())?;
-        let dest = self.blob_path(&digest);
         if !self.contains(&digest)? {
-            self.place(temp, &dest)?;
+            self.place(temp, &self.blob_path(&digest))?;
         }
         Ok(digest)
     }

@@ -208,15 +208,9 @@ impl Site {
         let waited = self.admin(&["stage", "bench/app", "main", &sha, "--wait"]);
         let wall = start.elapsed().as_secs_f64();
         assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
-        let events = self.admin(&["events", "--json", "--limit", "1000"]);
-        let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
-        let newest = events["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["integration"].as_i64())
-            .max()
-            .unwrap();
+        let status = self.admin(&["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let newest = status["branches"][0]["recent"][0]["id"].as_i64().unwrap();
         let mut started = Vec::new();
         let mut finished = Vec::new();
         let mut seq = None;
@@ -254,16 +248,11 @@ impl Site {
         (items as f64 / span, wall)
     }
 
-    /// CPU ticks (1/100 s) so far of the controller and of the agents, with their waited-for
-    /// children (git, bwrap, the work items).
+    /// CPU ticks so far of the controller and of the agents, with their waited-for children
+    /// (git, bwrap, the work items).
     fn cpu(&self) -> (u64, u64) {
-        let ticks = |pid: u32| -> u64 {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-            fields[11..15].iter().map(|f| f.parse::<u64>().unwrap()).sum()
-        };
-        let agents = self.agents.iter().map(|agent| ticks(agent.id())).sum();
-        (ticks(self.controller.id()), agents)
+        let agents = self.agents.iter().map(|agent| cpu_ticks(agent.id())).sum();
+        (cpu_ticks(self.controller.id()), agents)
     }
 
     /// Each agent's resident memory, and the CPU it used while idle for `wait`.
@@ -271,21 +260,16 @@ impl Site {
         if self.agents.is_empty() {
             return;
         }
-        let cpu = |pid: u32| -> u64 {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-        };
         let rss = |pid: u32| -> u64 {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
             let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_owned();
             line.split_whitespace().nth(1).unwrap().parse().unwrap()
         };
         let pids: Vec<u32> = self.agents.iter().map(Child::id).collect();
-        let before: Vec<u64> = pids.iter().map(|&pid| cpu(pid)).collect();
+        let before: Vec<u64> = pids.iter().map(|&pid| cpu_ticks(pid)).collect();
         std::thread::sleep(wait);
         for (pid, before) in pids.iter().zip(before) {
-            let ticks = cpu(*pid) - before;
+            let ticks = cpu_ticks(*pid) - before;
             println!(
                 "agents: idle agent (pid {pid}): RSS {:.1} MiB, {ticks} CPU ticks (1/100 s) in {} s",
                 rss(*pid) as f64 / 1024.0,
@@ -293,6 +277,14 @@ impl Site {
             );
         }
     }
+}
+
+/// A process's CPU ticks (1/100 s) so far, with its waited-for children's: utime, stime,
+/// cutime and cstime of `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    fields[11..15].iter().map(|f| f.parse::<u64>().unwrap()).sum()
 }
 
 fn tollgate(server: &str) -> Command {

@@ -221,14 +221,8 @@ fn store_streamed_log(
     log: &Digest,
     streamed: &std::path::Path,
 ) {
-    if store.contains(log).unwrap_or(false) {
-        return;
-    }
-    let mut hasher = blake3::Hasher::new();
-    let hashed =
-        std::fs::File::open(streamed).and_then(|file| hasher.update_reader(file).map(drop));
-    if hashed.is_ok() && Digest::from_bytes(*hasher.finalize().as_bytes()) == *log {
-        let _ = store.put_file(streamed);
+    if !store.contains(log).unwrap_or(false) {
+        let _ = store.put_file_expecting(streamed, log);
     }
 }
 
@@ -323,25 +317,22 @@ pub async fn put_blob(
     tokio::fs::create_dir_all(&scratch).await.map_err(io(&scratch))?;
     let temp = tempfile::NamedTempFile::new_in(&scratch).map_err(io(&scratch))?;
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(io(temp.path()))?);
-    let mut hasher = blake3::Hasher::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| {
             ControllerError::BadRequest(format!("the upload broke off: {error}"))
         })?;
-        hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(io(temp.path()))?;
     }
     file.flush().await.map_err(io(temp.path()))?;
-    let got = Digest::from_bytes(*hasher.finalize().as_bytes());
+    let store = controller.store.clone();
+    let stored = blocking(move || store.put_file_expecting(temp.path(), &expected)).await?;
+    let got = stored.map_err(|error| ControllerError::System(format!("the store: {error}")))?;
     if got != expected {
         return Err(ControllerError::BadRequest(format!(
             "the upload has digest {got}, not {expected}"
         )));
     }
-    let store = controller.store.clone();
-    let stored = blocking(move || store.put_file(temp.path())).await?;
-    stored.map_err(|error| ControllerError::System(format!("the store: {error}")))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

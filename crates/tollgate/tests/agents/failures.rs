@@ -1,8 +1,6 @@
 //! What goes wrong with machines is never the change's fault: an agent killed, a link cut, the
 //! controller killed. Tokens and drains.
 
-use std::time::Duration;
-
 use crate::site::{TEMPLATE_A, TEMPLATE_B, site};
 
 const BUILD_A: &str = "demo/app:linux-a:Build";
@@ -29,6 +27,17 @@ fn lease_of(site: &crate::site::Site, agent: u32) -> i64 {
     mine["detail"]["lease"].as_i64().unwrap()
 }
 
+/// Three agents (a1 and a2 serve linux-a, a3 linux-b) and a held change staged: the agent
+/// that runs its linux-a build once it has started, and the change.
+fn held(site: &mut crate::site::Site, topic: &str) -> (u32, String) {
+    site.start_agent(1, &[TEMPLATE_A]);
+    site.start_agent(2, &[TEMPLATE_A]);
+    site.start_agent(3, &[TEMPLATE_B]);
+    let change = site.change(topic, &["hold"]);
+    site.stage(&change);
+    (running_on(site), change)
+}
+
 fn merged_once(site: &crate::site::Site, change: &str) {
     site.until("the merge", || site.verdict().as_deref() == Some("merged"));
     assert_eq!(site.tip(), change);
@@ -40,12 +49,7 @@ fn merged_once(site: &crate::site::Site, change: &str) {
 fn an_agent_killed_mid_item_loses_its_lease_the_item_runs_elsewhere_and_its_late_report_is_refused()
 {
     let mut site = site(3);
-    site.start_agent(1, &[TEMPLATE_A]);
-    site.start_agent(2, &[TEMPLATE_A]);
-    site.start_agent(3, &[TEMPLATE_B]);
-    let change = site.change("held", &["hold"]);
-    site.stage(&change);
-    let first = running_on(&site);
+    let (first, change) = held(&mut site, "held");
     let lease = lease_of(&site, first);
     site.kill_agent(first); // SIGKILL; its sandbox dies with it
     site.go();
@@ -77,12 +81,7 @@ fn an_agent_killed_mid_item_loses_its_lease_the_item_runs_elsewhere_and_its_late
 #[test]
 fn an_agent_cut_off_for_longer_than_its_lease_has_its_work_run_elsewhere_and_drops_it_when_back() {
     let mut site = site(3);
-    site.start_agent(1, &[TEMPLATE_A]);
-    site.start_agent(2, &[TEMPLATE_A]);
-    site.start_agent(3, &[TEMPLATE_B]);
-    let change = site.change("cut", &["hold"]);
-    site.stage(&change);
-    let first = running_on(&site);
+    let (first, change) = held(&mut site, "cut");
     site.net.link(first, false);
     let other = 3 - first;
     site.until("the work item runs on the other agent", || {
@@ -104,16 +103,13 @@ fn an_agent_cut_off_for_longer_than_its_lease_has_its_work_run_elsewhere_and_dro
 #[test]
 fn agents_ride_out_a_controller_killed_and_restarted_and_their_results_are_taken_once() {
     let mut site = site(3);
-    site.start_agent(1, &[TEMPLATE_A]);
-    site.start_agent(2, &[TEMPLATE_A]);
-    site.start_agent(3, &[TEMPLATE_B]);
-    let change = site.change("restart", &["hold"]);
-    site.stage(&change);
-    let first = running_on(&site);
+    let (first, change) = held(&mut site, "restart");
     site.kill_controller();
     // The build finishes while the controller is away; its agent keeps the report.
     site.go();
-    std::thread::sleep(Duration::from_millis(500));
+    site.until("the build ends while the controller is away", || {
+        site.agent_log(first).contains("run ended")
+    });
     site.start_controller();
     merged_once(&site, &change);
     let item = site.item(BUILD_A).unwrap();
@@ -155,7 +151,10 @@ fn a_wrong_or_revoked_token_gets_401_and_no_work_and_staging_needs_a_token() {
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
     assert_eq!(site.agent_exit(2), 2, "{}", site.agent_log(2));
     site.stage(&change);
-    std::thread::sleep(Duration::from_secs(2));
+    // Once the revoked agent is lost, nothing serves the build's template any more.
+    site.until("no agent serves linux-a", || {
+        site.item(BUILD_A).is_some_and(|item| !item["waiting"].is_null())
+    });
     assert!(site.events("work_item_started").is_empty(), "no agent got work");
 }
 
@@ -170,8 +169,16 @@ fn a_drained_agent_finishes_its_work_item_takes_no_new_lease_and_exits_0() {
     let pid = site.agent(1).id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     site.until("a1 drains", || site.agent_log(1).contains("draining"));
-    let agents = site.admin(&["agents", "--json"]).json();
-    std::thread::sleep(Duration::from_millis(300));
+    // The controller heard it: a1 drains with its work item still running.
+    let mut agents = serde_json::Value::Null;
+    site.until("the controller shows a1 draining", || {
+        agents = site.admin(&["agents", "--json"]).json();
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["info"]["name"] == "a1" && a["state"] == "draining")
+    });
     assert!(site.agent(1).try_wait().unwrap().is_none(), "still running its work item");
     site.go();
     assert_eq!(site.agent_exit(1), 0, "{}", site.agent_log(1));

@@ -191,7 +191,8 @@ impl Site {
         for template in templates {
             command.args(["--template", template]);
         }
-        command.env("TOLLGATE_LOG", "info").stdout(Stdio::null()).stderr(log);
+        // The agent's debug events say when a run ended, which tests wait for.
+        command.env("TOLLGATE_LOG", "info,tollgate_agent=debug").stdout(Stdio::null()).stderr(log);
         command
     }
 
@@ -216,14 +217,12 @@ impl Site {
     /// Waits for agent `n` to exit by itself; its exit code.
     pub fn agent_exit(&mut self, n: u32) -> i32 {
         let mut child = self.agents[n as usize - 1].take().expect("the agent runs");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code().expect("exited, not killed");
-            }
-            assert!(start.elapsed() < DEADLINE, "agent a{n} did not exit:\n{}", self.agent_log(n));
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut status = None;
+        self.until(&format!("agent a{n} exits"), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap().code().expect("exited, not killed")
     }
 
     /// A commit on main with `files`, pushed to a topic branch.
@@ -274,14 +273,11 @@ impl Site {
     pub fn item(&self, id: &str) -> Option<Value> {
         let status = self.status();
         let branch = &status["branches"][0];
-        let integration = match &branch["current"] {
-            Value::Null => {
-                let newest = branch["recent"][0]["id"].as_i64()?;
-                return self.integration_item(newest, id);
-            }
-            current => current.clone(),
+        let current = match &branch["current"] {
+            Value::Null => return self.integration_item(branch["recent"][0]["id"].as_i64()?, id),
+            current => current,
         };
-        let items = integration["work_items"].as_array()?;
+        let items = current["work_items"].as_array()?;
         items.iter().find(|w| w["id"] == id).cloned()
     }
 
