@@ -99,16 +99,17 @@ impl Client {
         Ok(())
     }
 
-    /// Sends a piece of `lease`'s log that starts at byte `offset`; answers the log's length
-    /// at the controller.
+    /// Sends a piece of `lease`'s log that starts at byte `offset`, the last one when `end`;
+    /// answers the log's length at the controller.
     pub async fn log(
         &self,
         lease: i64,
         agent: &str,
         offset: u64,
         piece: Vec<u8>,
+        end: bool,
     ) -> Result<u64, CallError> {
-        let path = routes::agent_log(lease, agent, offset);
+        let path = routes::agent_log(lease, agent, offset, end);
         let request = self.request(reqwest::Method::POST, &path).body(piece);
         let response = checked(request.timeout(ANSWER_TIMEOUT).send().await).await?;
         let text = response.text().await.map_err(|error| CallError::Down(error.to_string()))?;

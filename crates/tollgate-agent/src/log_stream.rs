@@ -1,7 +1,9 @@
 //! A leased run's log, sent to the controller as it grows, so that it can be followed there.
 //!
 //! Lines are gathered for a moment into a piece (the run's end sends what is left at once),
-//! and each piece names the byte offset it starts at: a piece sent again after a broken connection is written once. While the
+//! and each piece names the byte offset it starts at: a piece sent again after a broken
+//! connection is written once. The last piece says so (`end`): the run is over, and the
+//! controller gives its slot to the next work item while this one reports. While the
 //! controller is down the log waits here and goes when it is back; once the lease is not the
 //! agent's any more (409), the rest is dropped.
 
@@ -35,15 +37,17 @@ async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedRec
     let mut offset = 0u64;
     let mut open = true;
     let mut backoff = Duration::from_millis(200);
+    // Whether the piece that said `end` was taken.
+    let mut ended = false;
     loop {
-        if pending.is_empty() {
-            if !open {
-                return;
-            }
+        if pending.is_empty() && open {
             match lines.recv().await {
                 Some(line) => pending.extend_from_slice(line.as_bytes()),
-                None => return,
+                None => open = false,
             }
+        }
+        if pending.is_empty() && ended {
+            return;
         }
         // Lines that come soon after go in the same piece: a short work item's log is one
         // request, and a long one's a few a second.
@@ -59,13 +63,15 @@ async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedRec
             }
         }
         let take = pending.len().min(PIECE);
-        match client.log(lease, &agent, offset, pending[..take].to_vec()).await {
+        let end = !open && take == pending.len();
+        match client.log(lease, &agent, offset, pending[..take].to_vec(), end).await {
             Ok(length) => {
                 // What the controller has: all of this piece, or part when a piece sent before
                 // arrived after all.
                 let sent = length.saturating_sub(offset).min(take as u64) as usize;
                 pending.drain(..sent);
                 offset += sent as u64;
+                ended = end && pending.is_empty();
                 backoff = Duration::from_millis(200);
             }
             Err(CallError::Down(_)) => {

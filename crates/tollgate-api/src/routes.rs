@@ -24,7 +24,7 @@
 //! | POST | `/api/agent/register` | [`AgentHello`](crate::AgentHello) → [`AgentWelcome`](crate::AgentWelcome) |
 //! | POST | `/api/agent/poll` | [`AgentPoll`](crate::AgentPoll) → [`AgentPolled`](crate::AgentPolled), held up to `wait_ms` (at most 30 s) while there is no work |
 //! | POST | `/api/agent/report` | [`AgentReport`](crate::AgentReport) → 204; 409 when the lease is not the agent's any more, 503 when a restarted controller is not ready for it yet |
-//! | POST | `/api/agent/log/{lease}?agent=NAME&offset=N` | a piece of the log at byte `offset` → the log's length |
+//! | POST | `/api/agent/log/{lease}?agent=NAME&offset=N[&end=true]` | a piece of the log at byte `offset` → the log's length; `end`: the last piece, the run is over and its slot free while the report follows |
 //! | GET, HEAD, PUT | `/api/agent/blobs/{digest}` | a blob of the store; PUT is stored only when its content has that digest |
 //! | GET, POST | `/api/agent/git/{project}/…` | the project's mirror over git's smart HTTP, read-only |
 //!
@@ -54,8 +54,8 @@ pub fn drain_agent(name: &str) -> String {
     format!("/api/agents/{name}/drain")
 }
 
-pub fn agent_log(lease: i64, agent: &str, offset: u64) -> String {
-    format!("/api/agent/log/{lease}?agent={agent}&offset={offset}")
+pub fn agent_log(lease: i64, agent: &str, offset: u64, end: bool) -> String {
+    format!("/api/agent/log/{lease}?agent={agent}&offset={offset}&end={end}")
 }
 
 pub fn agent_blob(digest: &str) -> String {

@@ -230,10 +230,15 @@ fn store_streamed_log(
 pub struct LogQuery {
     agent: String,
     offset: u64,
+    /// The last piece: the run is over.
+    #[serde(default)]
+    end: bool,
 }
 
 /// A piece of a leased run's log, at `offset`: what is already there is skipped, so a piece
-/// sent again after a broken connection is written once. Answers the length now.
+/// sent again after a broken connection is written once. Answers the length now. After the
+/// last piece the agent's slot goes to the next work item while this one's report comes: the
+/// lease still fences the report, and the work item is not over until it arrives.
 pub async fn log(
     State(controller): State<Arc<Controller>>,
     caller: Option<Extension<Caller>>,
@@ -242,9 +247,10 @@ pub async fn log(
     body: Bytes,
 ) -> Result<String, ControllerError> {
     speaks_for(&controller, &query.agent, caller.as_ref())?;
-    let Some(path) = controller.pool.leases.leased(lease, &query.agent).map(|l| l.log_path) else {
+    let Some(leased) = controller.pool.leases.leased(lease, &query.agent) else {
         return Err(ControllerError::Conflict(format!("lease {lease} is not live")));
     };
+    let path = leased.log_path;
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(io(&path))?;
     }
@@ -263,6 +269,9 @@ pub async fn log(
     }
     let skip = (length - query.offset).min(body.len() as u64) as usize;
     file.write_all(&body[skip..]).await.map_err(io(&path))?;
+    if query.end {
+        controller.pool.release(&leased.key);
+    }
     Ok((length + (body.len() - skip) as u64).to_string())
 }
 
