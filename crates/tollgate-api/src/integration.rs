@@ -176,3 +176,20 @@ pub struct IntegrationView {
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
+
+impl IntegrationView {
+    /// Its changes, each outcome counted, to follow its state: `merged 1 change, 1 rejected
+    /// for a conflict`. A change that conflicted was rejected on its own, whatever became of
+    /// the others.
+    pub fn outcome(&self) -> String {
+        let conflicts =
+            self.changes.iter().filter(|c| c.merge == Some(MergeResult::Conflict)).count();
+        let others = self.changes.len() - conflicts;
+        let word = if others == 1 { "change" } else { "changes" };
+        match (others, conflicts) {
+            (_, 0) => format!("{others} {word}"),
+            (0, _) => format!("{conflicts} rejected for a conflict"),
+            _ => format!("{others} {word}, {conflicts} rejected for a conflict"),
+        }
+    }
+}

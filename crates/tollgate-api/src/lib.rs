@@ -24,7 +24,7 @@ pub use integration::{
     WorkItemState, WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
-pub use project::{BranchView, ProjectSpec, ProjectView, Status};
+pub use project::{BranchView, ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, Status};
 pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};

@@ -20,6 +20,27 @@ pub struct ProjectSpec {
     pub product: Option<String>,
 }
 
+/// `POST /api/projects/remove`: stop gating some branches of a project, or all of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveProject {
+    pub project: String,
+    /// The branches to stop gating; none: the whole project is forgotten (its history stays).
+    #[serde(default)]
+    pub branches: Vec<String>,
+}
+
+/// What a removal did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRemoved {
+    pub project: String,
+    /// The branches not gated any more.
+    pub branches: Vec<String>,
+    /// The project is forgotten, not only some of its branches.
+    pub forgotten: bool,
+    /// The changes that were staged there, unstaged now.
+    pub unstaged: Vec<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectView {
     #[serde(flatten)]
@@ -37,6 +58,9 @@ pub struct BranchView {
     pub branch: String,
     /// The branch on the remote, as last fetched.
     pub tip: Option<String>,
+    /// The remote has no such branch as of the last fetch: nothing merges until it is back.
+    #[serde(default)]
+    pub missing: bool,
     /// Changes waiting for the next integration, in staging order.
     pub queue: Vec<ChangeView>,
     /// The integration running now, with its work items.

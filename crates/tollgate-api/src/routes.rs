@@ -5,6 +5,7 @@
 //! | GET | `/api/status` | → [`Status`](crate::Status) |
 //! | GET, POST | `/api/projects` | [`ProjectSpec`](crate::ProjectSpec) → [`ProjectView`](crate::ProjectView) |
 //! | POST | `/api/stage` | [`StageRequest`](crate::StageRequest) → [`StageResponse`](crate::StageResponse) |
+//! | POST | `/api/projects/remove` | [`RemoveProject`](crate::RemoveProject) → [`ProjectRemoved`](crate::ProjectRemoved); 409 while one of its branches runs an integration |
 //! | POST | `/api/unstage` | [`UnstageRequest`](crate::UnstageRequest) → [`ChangeView`](crate::ChangeView) |
 //! | GET | `/api/changes/{id}` | → [`ChangeView`](crate::ChangeView) |
 //! | GET | `/api/integrations?project=&branch=&before=ID&limit=` | → [`Page`](crate::Page) of [`IntegrationView`](crate::IntegrationView)s without work items, newest first; `branch` needs `project` |
@@ -39,6 +40,7 @@
 
 pub const STATUS: &str = "/api/status";
 pub const PROJECTS: &str = "/api/projects";
+pub const REMOVE_PROJECT: &str = "/api/projects/remove";
 pub const STAGE: &str = "/api/stage";
 pub const UNSTAGE: &str = "/api/unstage";
 pub const EVENTS: &str = "/api/events";

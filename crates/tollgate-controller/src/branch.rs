@@ -14,18 +14,37 @@ use tollgate_api::{ChangeState, IntegrationState};
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
 
-pub async fn run(controller: Arc<Controller>, project: String, branch: String) {
+pub async fn run(controller: Arc<Controller>, project: String, branch: String, task: u64) {
     let waker = controller.waker(&project, &branch);
     let mut failures: u32 = 0;
+    // The remote has lost the branch, and the log says so: said once, until it is back.
+    let mut missing = false;
     loop {
-        if controller.shutdown.is_cancelled() {
+        if controller.shutdown.is_cancelled() || !controller.gates(&project, &branch, task) {
             return;
         }
         let outcome = tokio::select! {
             () = controller.shutdown.cancelled() => return,
             outcome = step(&controller, &project, &branch) => outcome,
         };
+        if missing != matches!(outcome, Ok(Step::Missing(_))) {
+            missing = !missing;
+            let (kind, detail) = match &outcome {
+                Ok(Step::Missing(message)) => {
+                    tracing::warn!(project, branch, message, "the branch is missing");
+                    ("branch_missing", serde_json::json!({ "message": message }))
+                }
+                _ => {
+                    tracing::info!(project, branch, "the branch is back");
+                    ("branch_back", serde_json::json!({}))
+                }
+            };
+            if let Err(error) = controller.db.branch_event(&project, &branch, kind, detail).await {
+                tracing::warn!(project, branch, %error, "cannot record that the branch is missing");
+            }
+        }
         let pause = match outcome {
+            Ok(Step::Missing(_)) => Some(controller.config.poll_interval),
             Ok(Step::Ended) => {
                 failures = 0;
                 continue;
@@ -50,7 +69,8 @@ pub async fn run(controller: Arc<Controller>, project: String, branch: String) {
         };
         tokio::select! {
             () = controller.shutdown.cancelled() => return,
-            () = waker.notified(), if pause.is_none() => {}
+            // A missing branch is looked at again when a change is staged, too.
+            () = waker.notified(), if pause.is_none() || missing => {}
             () = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {}
         }
     }
@@ -64,6 +84,8 @@ enum Step {
     Ended,
     /// An integration errored; its changes are staged again.
     Errored,
+    /// Changes wait, but the remote has no such branch (any more): why.
+    Missing(String),
 }
 
 /// Drives one integration of the branch.
@@ -89,12 +111,15 @@ async fn step(
         Some(tip) => tip,
         None => {
             let mirror = controller.fetch(&view).await?;
-            blocking(move || mirror.resolve(&head)).await??.ok_or_else(|| {
-                ControllerError::System(format!(
-                    "{project} has no branch `{branch}` at {}; create it, or stop gating it",
-                    view.spec.url
-                ))
-            })?
+            match blocking(move || mirror.resolve(&head)).await?? {
+                Some(tip) => tip,
+                None => {
+                    return Ok(Step::Missing(format!(
+                        "{project} has no branch `{branch}` at {} any more; its staged changes wait until it is back (or `tollgate project remove {project}`)",
+                        view.spec.url
+                    )));
+                }
+            }
         }
     };
     match controller.db.form(project, branch, tip.as_str()).await? {

@@ -4,7 +4,7 @@
 //! before it touches anything; then the state, the store, the leftovers of a previous run, and
 //! only then the tasks (one per gated branch, the poller, the HTTP server).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -38,7 +38,10 @@ pub struct Controller {
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
     wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
     /// Branches whose task runs.
-    branches: Mutex<HashSet<(String, String)>>,
+    /// The gated branches, each with the number of the task that gates it: a task whose
+    /// branch was removed (or removed and added again) ends.
+    branches: Mutex<HashMap<(String, String), u64>>,
+    branch_tasks: std::sync::atomic::AtomicU64,
     /// Cancels a running integration's work items.
     pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
     pub(crate) shutdown: CancellationToken,
@@ -111,7 +114,8 @@ impl Service {
             runner,
             tokens,
             wake: Mutex::new(HashMap::new()),
-            branches: Mutex::new(HashSet::new()),
+            branches: Mutex::new(HashMap::new()),
+            branch_tasks: std::sync::atomic::AtomicU64::new(0),
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             _lock: lock,
@@ -160,9 +164,23 @@ impl Controller {
     /// Starts the branch's task, once.
     pub(crate) fn gate_branch(self: &Arc<Self>, project: &str, branch: &str) {
         let key = (project.to_owned(), branch.to_owned());
-        if lock(&self.branches).insert(key.clone()) {
-            tokio::spawn(crate::branch::run(self.clone(), key.0, key.1));
+        let mut branches = lock(&self.branches);
+        if let std::collections::hash_map::Entry::Vacant(entry) = branches.entry(key.clone()) {
+            let task = self.branch_tasks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            entry.insert(task);
+            tokio::spawn(crate::branch::run(self.clone(), key.0, key.1, task));
         }
+    }
+
+    /// Stops gating a branch: its task ends once it is between integrations.
+    pub(crate) fn ungate_branch(&self, project: &str, branch: &str) {
+        lock(&self.branches).remove(&(project.to_owned(), branch.to_owned()));
+        self.wake(project, branch);
+    }
+
+    /// Whether `task` still gates the branch.
+    pub(crate) fn gates(&self, project: &str, branch: &str, task: u64) -> bool {
+        lock(&self.branches).get(&(project.to_owned(), branch.to_owned())) == Some(&task)
     }
 
     pub(crate) fn waker(&self, project: &str, branch: &str) -> Arc<Notify> {

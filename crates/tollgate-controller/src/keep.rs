@@ -14,6 +14,10 @@
 //! side effect; a deletion that fails is logged and left to the sweep. A controller killed in
 //! between leaves refs behind, as does one from before refs were deleted: the sweep at startup
 //! removes those, so that a mirror with years of refs gets small.
+//!
+//! On the remote, a decided change's staging ref (`refs/staging/BRANCH/NAME`) goes too, in
+//! one push per integration, each only while it still names the change's commit: a developer
+//! who pushed again there meanwhile keeps the ref, and the new commit is staged.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -43,10 +47,19 @@ impl Controller {
     /// once it has finished.
     pub(crate) async fn release_integration(&self, integration: &Formed) {
         let mut names = Vec::new();
+        let mut staging = Vec::new();
         for (change, _) in &integration.changes {
             match self.db.change(*change).await {
                 Ok(Some(view)) if !view.state.is_final() => {}
-                Ok(_) => names.push(change_ref(*change)),
+                Ok(Some(view)) => {
+                    names.push(change_ref(*change));
+                    if view.origin.starts_with("refs/staging/")
+                        && let Some(commit) = tollgate_git::CommitId::parse(&view.commit)
+                    {
+                        staging.push((view.origin, commit));
+                    }
+                }
+                Ok(None) => names.push(change_ref(*change)),
                 Err(error) => {
                     tracing::warn!(change, %error, "cannot read the change; its ref stays");
                 }
@@ -56,11 +69,49 @@ impl Controller {
             names.push(integration_ref(integration.id));
         }
         self.release(&integration.project, names).await;
+        self.retire_staging_refs(&integration.project, staging).await;
+    }
+
+    /// Removes from the remote the staging refs of decided changes, so that the namespace
+    /// holds only what waits. A ref a developer moved meanwhile stays, and is staged anew.
+    async fn retire_staging_refs(
+        &self,
+        project: &str,
+        refs: Vec<(String, tollgate_git::CommitId)>,
+    ) {
+        let Some(mirror) = self.mirrors.opened(project) else { return };
+        if refs.is_empty() {
+            return;
+        }
+        let names: Vec<String> = refs.iter().map(|(name, _)| name.clone()).collect();
+        let deleted = blocking(move || mirror.delete_staging_refs(&refs)).await;
+        match deleted.map_err(|e| e.to_string()).and_then(|d| d.map_err(|e| e.to_string())) {
+            Ok(gone) => {
+                for (name, gone) in names.iter().zip(gone) {
+                    if !gone {
+                        tracing::info!(project, name, "the staging ref moved meanwhile; it stays");
+                        continue;
+                    }
+                    tracing::info!(project, name, "the decided change's staging ref is removed");
+                    if let Err(error) = self.db.forget_staging_ref(project, name).await {
+                        tracing::warn!(project, name, %error, "cannot forget the staging ref");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(project, ?names, %error, "cannot remove the staging refs of decided changes")
+            }
+        }
     }
 
     /// After a change was unstaged.
     pub(crate) async fn release_change(&self, change: &ChangeView) {
-        self.release(&change.project, vec![change_ref(change.id)]).await;
+        self.release_changes(&change.project, &[change.id]).await;
+    }
+
+    /// After changes of a project were unstaged.
+    pub(crate) async fn release_changes(&self, project: &str, changes: &[i64]) {
+        self.release(project, changes.iter().map(|&id| change_ref(id)).collect()).await;
     }
 
     async fn release(&self, project: &str, names: Vec<String>) {

@@ -22,6 +22,15 @@ impl Controller {
         }
         let (name, url) = (&project.spec.name, &project.spec.url);
         let mut mirror = self.mirrors.mirror(name, url).await?;
+        if !self.has_branch(&mirror, &request.branch).await? {
+            mirror = self.fetch(&project).await?;
+            if !self.has_branch(&mirror, &request.branch).await? {
+                return Err(ControllerError::BadRequest(format!(
+                    "{name} has no branch `{}` at {url}: a change staged there could never merge",
+                    request.branch
+                )));
+            }
+        }
         let mut commits = Vec::new();
         for change in &request.changes {
             let mut found = resolve(&mirror, change).await?;
@@ -81,6 +90,15 @@ impl Controller {
             tracing::info!(change = change.id, project, branch, commit = %commit, origin, "staged");
         }
         Ok(change)
+    }
+
+    async fn has_branch(
+        &self,
+        mirror: &Arc<Mirror>,
+        branch: &str,
+    ) -> Result<bool, ControllerError> {
+        let (mirror, branch) = (mirror.clone(), branch.to_owned());
+        Ok(blocking(move || mirror.has_branch(&branch)).await??)
     }
 
     pub async fn unstage(

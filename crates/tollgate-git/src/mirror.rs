@@ -465,6 +465,48 @@ impl Mirror {
         Ok(None)
     }
 
+    /// Whether the mirror has `branch`, as of its last fetch.
+    pub fn has_branch(&self, branch: &str) -> Result<bool, GitError> {
+        Ok(self.resolve(&self.branch_ref(branch)?)?.is_some())
+    }
+
+    /// Removes staging refs (`refs/staging/…`) from the remote in one push, each only while it
+    /// still names the commit given with it: a developer who pushed another commit there
+    /// meanwhile keeps it. Answers, for each, whether it was removed.
+    pub fn delete_staging_refs(&self, refs: &[(String, CommitId)]) -> Result<Vec<bool>, GitError> {
+        let mut args = vec!["push".to_owned(), "--porcelain".to_owned()];
+        for (name, expected) in refs {
+            if !name.starts_with("refs/staging/") || !ref_name::is_valid_ref_name(name) {
+                return Err(GitError::Invalid { what: "staging ref", name: name.clone() });
+            }
+            args.push(format!("--force-with-lease={name}:{expected}"));
+        }
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        args.push(REMOTE.to_owned());
+        args.extend(refs.iter().map(|(name, _)| format!(":{name}")));
+        let output = command::output(&self.path, &args)?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut gone = Vec::new();
+        let mut answers = Vec::new();
+        for (name, _) in refs {
+            let answer = match porcelain_status(&stdout, name) {
+                Some(("-", _)) => true,
+                // Moved meanwhile (the lease failed), or gone already.
+                Some(("!", _)) => false,
+                Some(_) => return Err(self.odd_output("push", &stdout)),
+                None => return Err(command::failed(&self.path, &args, &output)),
+            };
+            if answer {
+                gone.push(RefUpdate::Delete { name: name.clone() });
+            }
+            answers.push(answer);
+        }
+        self.refs.apply(&gone)?;
+        Ok(answers)
+    }
+
     /// The subject and author of `commit`, for display; `None` when the mirror has no such
     /// commit.
     pub fn describe(&self, commit: &CommitId) -> Result<Option<CommitSummary>, GitError> {

@@ -650,3 +650,29 @@ fn maintenance_packs_refs_and_objects_and_the_mirror_goes_on_merging_and_pushing
     mirror.fetch().unwrap();
     assert_eq!(mirror.resolve("refs/heads/main").unwrap(), Some(merged));
 }
+
+#[test]
+fn staging_refs_are_removed_from_the_remote_only_where_they_still_name_the_commit() {
+    let (world, mirror, first, second) = staged_on_main();
+    world.publish(&[
+        &format!("{second}:refs/staging/main/2"),
+        &format!("{second}:refs/staging/main/3"),
+    ]);
+    mirror.fetch().unwrap();
+    // A developer pushes another commit to `3` after the mirror's fetch.
+    world.publish(&[&format!("{first}:refs/staging/main/3")]);
+    let refs = [
+        ("refs/staging/main/1".to_owned(), second.clone()),
+        ("refs/staging/main/2".to_owned(), second.clone()),
+        ("refs/staging/main/3".to_owned(), second.clone()),
+        ("refs/staging/main/gone".to_owned(), second.clone()),
+    ];
+    assert_eq!(mirror.delete_staging_refs(&refs).unwrap(), [true, true, false, false]);
+    let left =
+        world.remote(&["for-each-ref", "--format=%(refname) %(objectname)", "refs/staging/"]);
+    assert_eq!(left, format!("refs/staging/main/3 {first}"), "the moved one stays");
+    assert_eq!(mirror.resolve("refs/staging/main/1").unwrap(), None, "gone from the mirror too");
+    let outside = [("refs/heads/main".to_owned(), second.clone())];
+    assert!(matches!(mirror.delete_staging_refs(&outside), Err(GitError::Invalid { .. })));
+    assert_eq!(world.remote_head("main"), first);
+}

@@ -35,6 +35,11 @@ pub(crate) const STAGED_COMMIT: &str = "SELECT id FROM changes INDEXED BY change
 pub(crate) const UNSTAGE_MATCH: &str = "SELECT id FROM changes WHERE project = ? AND branch = ?
      AND state IN ('staged', 'integrating')
      AND (CAST(id AS TEXT) = ? OR (length(?) >= 4 AND commit_id LIKE ? || '%'))";
+/// The newest change of a branch whose commit starts with a prefix (`>= prefix`, `< prefix
+/// + 'g'`: hex digits sort below `g`), whatever its state.
+pub(crate) const NEWEST_WITH_PREFIX: &str = "SELECT id FROM changes
+     WHERE commit_id >= ? AND commit_id < ? AND project = ? AND branch = ?
+     ORDER BY id DESC LIMIT 1";
 pub(crate) const OF_BRANCH_IN: &str = concat!(
     "SELECT ",
     change_columns!(),
@@ -105,11 +110,7 @@ impl Db {
             .await?;
         let id = match ids.as_slice() {
             [id] => *id,
-            [] => {
-                return Err(StateError::NotFound(format!(
-                    "no staged change `{change}` for {project} {branch}"
-                )));
-            }
+            [] => return Err(self.not_staged(project, branch, change).await?),
             _ => {
                 return Err(StateError::Conflict(format!(
                     "`{change}` names {} staged changes of {project} {branch}; give more of the commit",
@@ -141,6 +142,53 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(self.change(id).await?.expect("just written"))
+    }
+
+    /// Why `change` cannot be unstaged when no staged change matches: it was decided (or
+    /// unstaged) already, or there is no such change.
+    async fn not_staged(
+        &self,
+        project: &str,
+        branch: &str,
+        change: &str,
+    ) -> Result<StateError, StateError> {
+        let prefix = change.to_ascii_lowercase();
+        let found = match change.parse::<i64>() {
+            Ok(id) => self.change(id).await?.filter(|c| c.project == project && c.branch == branch),
+            Err(_) if prefix.len() >= 4 => {
+                let id: Option<i64> = sqlx::query_scalar(NEWEST_WITH_PREFIX)
+                    .bind(&prefix)
+                    .bind(format!("{prefix}g"))
+                    .bind(project)
+                    .bind(branch)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match id {
+                    Some(id) => self.change(id).await?,
+                    None => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let Some(found) = found else {
+            return Ok(StateError::NotFound(format!(
+                "no change `{change}` for {project} {branch}"
+            )));
+        };
+        let id = found.id;
+        let short = &found.commit[..found.commit.len().min(12)];
+        let after = match found.integration {
+            Some(integration) => format!(" by integration {integration}"),
+            None => String::new(),
+        };
+        let why = match found.state {
+            ChangeState::Merged => format!("was merged{after}"),
+            ChangeState::Rejected => format!("was rejected{after}; stage it again to retry"),
+            ChangeState::Unstaged => "was unstaged already".to_owned(),
+            // Matched above unless the state moved meanwhile.
+            ChangeState::Staged | ChangeState::Integrating => "changed meanwhile; try again".into(),
+        };
+        Ok(StateError::Conflict(format!("change {id} ({short}) {why}: nothing to unstage")))
     }
 
     pub async fn change(&self, id: i64) -> Result<Option<ChangeView>, StateError> {
@@ -195,6 +243,20 @@ impl Db {
         .bind(reference)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// The staging ref was removed: the same commit pushed there again is staged anew.
+    pub async fn forget_staging_ref(
+        &self,
+        project: &str,
+        reference: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query("DELETE FROM staging_refs WHERE project = ? AND ref_name = ?")
+            .bind(project)
+            .bind(reference)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     pub async fn set_staging_ref(

@@ -70,6 +70,28 @@ pub(crate) const OF_INTEGRATION_AFTER: &str =
 pub(crate) const LAST: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
 
 impl Db {
+    /// An entry about a branch itself, outside any integration: `branch_missing` when the
+    /// remote lost it, `branch_back` when it has it again.
+    pub async fn branch_event(
+        &self,
+        project: &str,
+        branch: &str,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), StateError> {
+        let mut connection = self.writer.acquire().await?;
+        let event = Event {
+            kind,
+            project,
+            branch,
+            integration: None,
+            change: None,
+            work_item: None,
+            detail,
+        };
+        event.append(&mut connection).await
+    }
+
     /// A page of the log, optionally of one integration: the newest entries, those before a
     /// cursor (newest first) or those after it (oldest first, to follow the log).
     pub async fn events(

@@ -7,7 +7,9 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Db, changes, events, integrations, leases, tokens, undecided, views, work_items};
+use crate::{
+    Db, changes, events, integrations, leases, projects, tokens, undecided, views, work_items,
+};
 
 /// The tables that grow with history.
 const BIG: [&str; 6] =
@@ -18,13 +20,20 @@ const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
 
 /// Queries that sort what they found rather than read it in index order, each because what it
 /// finds is a few rows whatever the history: the unfinished integrations (one per branch), the
-/// changes of a page of integrations, the work items of one plan.
-const SORT_A_FEW: [&str; 3] =
-    ["integrations::UNFINISHED", "views::CHANGES_OF", "work_items::ITEMS"];
+/// changes of a page of integrations, the work items of one plan, the changes whose commit
+/// starts with a prefix of at least four digits.
+const SORT_A_FEW: [&str; 4] = [
+    "integrations::UNFINISHED",
+    "views::CHANGES_OF",
+    "work_items::ITEMS",
+    "changes::NEWEST_WITH_PREFIX",
+];
 
 const QUERIES: &[(&str, &str)] = &[
     ("changes::STAGED_COMMIT", changes::STAGED_COMMIT),
     ("changes::UNSTAGE_MATCH", changes::UNSTAGE_MATCH),
+    ("changes::NEWEST_WITH_PREFIX", changes::NEWEST_WITH_PREFIX),
+    ("projects::STAGED_ON", projects::STAGED_ON),
     ("changes::OF_BRANCH_IN", changes::OF_BRANCH_IN),
     ("events::BEFORE", events::BEFORE),
     ("events::AFTER", events::AFTER),

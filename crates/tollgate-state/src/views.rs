@@ -106,6 +106,7 @@ impl Db {
             recent.truncate(RECENT as usize);
             views.push(BranchView {
                 tip: tips.get(&(project.clone(), branch.clone())).cloned(),
+                missing: false,
                 project,
                 branch,
                 queue,

@@ -46,9 +46,10 @@ pub(crate) const ITEMS: &str = "SELECT item, build_key, significant, state, atte
       ORDER BY l.id DESC LIMIT 1) AS agent
      FROM work_items AS w WHERE integration = ? ORDER BY position";
 pub(crate) const STATE: &str = "SELECT state FROM work_items WHERE integration = ? AND item = ?";
-pub(crate) const LOG_OF: &str = "SELECT integration, state, log_path, log_digest FROM work_items
+pub(crate) const LOG_OF: &str =
+    "SELECT integration, state, build_key, log_path, log_digest FROM work_items
      WHERE integration = ? AND item = ?";
-pub(crate) const NEWEST_LOG_OF: &str = "SELECT integration, state, log_path, log_digest
+pub(crate) const NEWEST_LOG_OF: &str = "SELECT integration, state, build_key, log_path, log_digest
      FROM work_items WHERE item = ? ORDER BY integration DESC LIMIT 1";
 
 impl Db {
@@ -248,6 +249,7 @@ impl Db {
         let state: String = row.try_get("state")?;
         Ok(Some(LogSource {
             integration: row.try_get("integration")?,
+            build_key: row.try_get("build_key")?,
             state: parse(&state)?,
             path: row.try_get("log_path")?,
             digest: row.try_get("log_digest")?,
@@ -274,6 +276,7 @@ impl Db {
 pub struct LogSource {
     pub integration: i64,
     pub state: WorkItemState,
+    pub build_key: String,
     pub path: Option<String>,
     pub digest: Option<String>,
 }

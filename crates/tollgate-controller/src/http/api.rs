@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tollgate_api::{
-    ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectSpec, ProjectView, StageRequest,
-    StageResponse, Status, UnstageRequest, WorkItemState,
+    ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectRemoved, ProjectSpec,
+    ProjectView, RemoveProject, StageRequest, StageResponse, Status, UnstageRequest, WorkItemState,
 };
 use tollgate_git::{GitError, Mirror};
 use tollgate_state::{Cursor, Scope};
@@ -35,6 +35,13 @@ pub async fn add_project(
     Json(spec): Json<ProjectSpec>,
 ) -> Answer<ProjectView> {
     Ok(Json(controller.add_project(spec).await?))
+}
+
+pub async fn remove_project(
+    State(controller): State<Arc<Controller>>,
+    Json(request): Json<RemoveProject>,
+) -> Answer<ProjectRemoved> {
+    Ok(Json(controller.remove_project(&request).await?))
 }
 
 pub async fn stage(
@@ -143,6 +150,11 @@ impl Controller {
             }
         }
         let mut branches = self.db.branch_views(&tips).await?;
+        for branch in branches.iter_mut().filter(|branch| branch.tip.is_none()) {
+            let fetched =
+                projects.iter().any(|p| p.spec.name == branch.project && p.fetched_at.is_some());
+            branch.missing = fetched;
+        }
         for current in branches.iter_mut().filter_map(|branch| branch.current.as_mut()) {
             self.show_waiting(current);
         }

@@ -8,8 +8,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
+use tollgate_api::WorkItemState;
+use tollgate_core::plan::BuildKey;
 use tollgate_state::LogSource;
 use tollgate_store::Digest;
 
@@ -46,13 +49,39 @@ pub async fn log(
         // Streamed like the file: a log may be hundreds of megabytes.
         (None, Some(digest)) => {
             let file = stored(&controller, &digest).await?;
-            Body::from_stream(follow(controller, source, file, false, query.item))
+            let heading = reused_heading(&controller, &source).await;
+            let heading = futures_util::stream::iter(heading.map(|line| Ok(Bytes::from(line))));
+            Body::from_stream(heading.chain(follow(controller, source, file, false, query.item)))
         }
         (None, None) => {
             Body::from(format!("{}: no log yet ({})\n", query.item, source.state.as_str()))
         }
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+/// The first line of a reused work item's log: the log is that of the earlier run whose
+/// result it reused, and says so.
+async fn reused_heading(controller: &Controller, source: &LogSource) -> Option<String> {
+    if source.state != WorkItemState::Reused {
+        return None;
+    }
+    let key = BuildKey::from_hex(&source.build_key)?;
+    let store = controller.runner.store().clone();
+    let record = blocking(move || store.record(&key)).await.ok()?.ok().flatten();
+    let run = match &record {
+        Some(record) => format!(
+            "of {}, run at {}",
+            record.work_item,
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + Duration::from_millis(record.started_unix_ms)
+            )
+        ),
+        None => "of an earlier run".to_owned(),
+    };
+    Some(format!(
+        "tollgate: nothing ran: this work item reused the passed result with the same build key ({key}) {run}; the log below is that run's\n"
+    ))
 }
 
 /// The log file's bytes as they come; with `follow`, until the work item has ended and the

@@ -4,6 +4,7 @@
 mod agent;
 mod api;
 mod auth;
+mod errors;
 mod log;
 mod page;
 mod tokens;
@@ -26,6 +27,7 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route("/", get(page::status))
         .route(routes::STATUS, get(api::status))
         .route(routes::PROJECTS, get(api::projects).post(api::add_project))
+        .route(routes::REMOVE_PROJECT, post(api::remove_project))
         .route(routes::STAGE, post(api::stage))
         .route(routes::UNSTAGE, post(api::unstage))
         .route("/api/changes/{id}", get(api::change))
@@ -47,8 +49,11 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
             get(agent::get_blob).head(agent::has_blob).put(agent::put_blob),
         )
         .route("/api/agent/git/{*rest}", get(agent::git).post(agent::git))
-        // Last, so that it guards every route above; a route added below it would be open.
+        .fallback(errors::unknown_route)
+        // After the routes, so that it guards every route above; a route added below it
+        // would be open.
         .layer(axum::middleware::from_fn_with_state(controller.clone(), auth::check))
+        .layer(axum::middleware::from_fn(errors::as_json))
         .with_state(controller);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -65,10 +65,10 @@ fn render(status: &Status) -> String {
             for integration in &branch.recent {
                 let _ = write!(
                     page,
-                    "<li><a href=\"/api/integrations/{0}\">integration {0}</a>: {1}, {2} changes</li>",
+                    "<li><a href=\"/api/integrations/{0}\">integration {0}</a>: {1}, {2}</li>",
                     integration.id,
                     integration.state.as_str(),
-                    integration.changes.len()
+                    integration.outcome()
                 );
             }
             page.push_str("</ul>");

@@ -4,4 +4,5 @@ mod support;
 
 mod gating;
 mod mirrors;
+mod new_user;
 mod tokens;

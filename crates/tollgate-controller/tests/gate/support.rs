@@ -39,6 +39,9 @@ pub struct Setup {
     pub admin_token: bool,
     /// `read_needs_token` of the service.
     pub read_needs_token: bool,
+    /// The projects are added through the controller once it runs (as `tollgate project add`
+    /// does), not listed in its configuration.
+    pub added: bool,
 }
 
 impl Gate {
@@ -90,7 +93,14 @@ impl Gate {
                 product: None,
             },
         ];
+        let added = match setup.added {
+            true => std::mem::take(&mut config.projects),
+            false => Vec::new(),
+        };
         let service = Service::start(config.clone()).await.unwrap();
+        for spec in added {
+            service.controller.add_project(spec).await.unwrap();
+        }
         Gate {
             tmp,
             service: Some(service),
@@ -101,7 +111,7 @@ impl Gate {
         }
     }
 
-    pub fn controller(&self) -> &tollgate_controller::Controller {
+    pub fn controller(&self) -> &std::sync::Arc<tollgate_controller::Controller> {
         &self.service.as_ref().unwrap().controller
     }
 

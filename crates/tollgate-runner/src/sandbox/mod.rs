@@ -163,7 +163,8 @@ fn bwrap_args(workspace: &Workspace, cwd: &str, mounts: &Mounts<'_>) -> Vec<Stri
     args
 }
 
-pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
+/// The executable `program` on `PATH`, if there is one.
+pub fn find_in_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| {
         use std::os::unix::fs::PermissionsExt;

@@ -17,6 +17,7 @@ mod project;
 mod rejection;
 mod run_item;
 mod serve;
+mod setup;
 mod stage;
 mod status;
 mod text;

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::cli::text::plural;
+
 use tollgate_core::plan::{Plan, WorkItem, WorkKind};
 
 pub fn render(plan: &Plan) -> String {
@@ -65,8 +67,9 @@ pub fn render(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} configurations, {accepted} accepted, {items} work items; {errors} {}, {warnings} {}",
-        plan.configurations.len(),
+        "\n{}, {accepted} accepted, {}; {}, {}",
+        plural(plan.configurations.len(), "configuration"),
+        plural(items, "work item"),
         plural(errors, "error"),
         plural(warnings, "warning"),
     );
@@ -96,8 +99,4 @@ fn table(out: &mut String, rows: &[Vec<String>]) {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_owned() } else { format!("{word}s") }
 }

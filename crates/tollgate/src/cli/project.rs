@@ -1,8 +1,8 @@
-//! `tollgate project add` and `tollgate project list`: the projects the service knows.
+//! `tollgate project add`, `remove` and `list`: the projects the service knows.
 
 use std::process::ExitCode;
 
-use tollgate_api::{ProjectSpec, ProjectView, routes};
+use tollgate_api::{ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, routes};
 
 use super::client::{self, ServerArgs};
 use super::text::{age, now_ms, table};
@@ -19,8 +19,20 @@ pub struct ProjectArgs {
 pub enum ProjectCommand {
     /// Adds a project: the service mirrors it, and gates the branches named.
     Add(AddArgs),
+    /// Stops gating the branches named, or the whole project: changes staged there are
+    /// unstaged. Refused while one of them runs an integration (cancel it first).
+    Remove(RemoveArgs),
     /// Lists the projects, their gated branches and their last fetch.
     List(ListArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RemoveArgs {
+    pub name: String,
+    /// A branch to stop gating; may be repeated. Without one, the project is forgotten (its
+    /// history stays).
+    #[arg(long = "branch", value_name = "BRANCH")]
+    pub branches: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -58,6 +70,14 @@ pub fn run(args: &ProjectArgs) -> anyhow::Result<ExitCode> {
                 let added: ProjectView = client.post(routes::PROJECTS, &spec).await?;
                 client::print(&render_projects(&[added], now_ms()))?;
             }
+            ProjectCommand::Remove(remove) => {
+                let request = RemoveProject {
+                    project: remove.name.clone(),
+                    branches: remove.branches.clone(),
+                };
+                let removed: ProjectRemoved = client.post(routes::REMOVE_PROJECT, &request).await?;
+                client::print(&render_removed(&removed))?;
+            }
             ProjectCommand::List(list) if list.json => {
                 client::print_json(&client.get_raw(routes::PROJECTS, &[]).await?)?;
             }
@@ -68,6 +88,24 @@ pub fn run(args: &ProjectArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `demo/app: main is not gated any more; changes 4, 5 were unstaged`.
+fn render_removed(removed: &ProjectRemoved) -> String {
+    let what = match (removed.forgotten, removed.branches.as_slice()) {
+        (true, []) => "removed".to_owned(),
+        (true, branches) => format!("removed; {} not gated any more", branches.join(", ")),
+        (false, branches) => format!("{} not gated any more", branches.join(", ")),
+    };
+    let unstaged = match removed.unstaged.as_slice() {
+        [] => String::new(),
+        [one] => format!("; change {one} was unstaged"),
+        many => {
+            let ids: Vec<String> = many.iter().map(ToString::to_string).collect();
+            format!("; changes {} were unstaged", ids.join(", "))
+        }
+    };
+    format!("{}: {what}{unstaged}\n", removed.project)
 }
 
 /// One row per project: name, URL, gated branches, product, last fetch.

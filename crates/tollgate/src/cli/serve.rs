@@ -92,7 +92,15 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(mut config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     let demo = match demo {
-        true => Some(demo::prepare(&mut config)?),
+        true => {
+            // The first command a new user runs sets up what it needs.
+            let needs: Vec<_> = super::setup::DEMO
+                .into_iter()
+                .filter(|(program, _)| config.sandbox || *program != "bwrap")
+                .collect();
+            tokio::task::spawn_blocking(move || super::setup::ensure(&needs)).await??;
+            Some(demo::prepare(&mut config)?)
+        }
         false => None,
     };
     let service = match Service::start(config).await {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tollgate_api::{BranchView, ChangeView, IntegrationView, Status, routes};
 
 use super::client::{self, ServerArgs};
-use super::text::{age, item_state, now_ms, plural, short, table};
+use super::text::{age, item_state, now_ms, short, table};
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
@@ -49,7 +49,11 @@ pub fn render_status(status: &Status, now: i64) -> String {
 }
 
 fn render_branch(branch: &BranchView, now: i64) -> String {
-    let tip = branch.tip.as_deref().map_or("(not fetched yet)", short);
+    let tip = match (&branch.tip, branch.missing) {
+        (Some(tip), _) => short(tip),
+        (None, true) => "(missing: the remote has no such branch; nothing merges until it is back)",
+        (None, false) => "(not fetched yet)",
+    };
     let mut out = format!("{} {} @ {tip}\n", branch.project, branch.branch);
     if branch.queue.is_empty() {
         out.push_str("  queue: empty\n");
@@ -87,7 +91,7 @@ fn render_branch(branch: &BranchView, now: i64) -> String {
                 vec![
                     i.id.to_string(),
                     i.state.as_str().to_owned(),
-                    plural(i.changes.len(), "change"),
+                    i.outcome(),
                     age(i.finished_at.unwrap_or(i.created_at), now),
                 ]
             })
@@ -120,8 +124,8 @@ fn changes(integration: &IntegrationView) -> String {
 #[cfg(test)]
 mod tests {
     use tollgate_api::{
-        ChangeState, IntegrationChange, IntegrationState, ProjectSpec, ProjectView, Rejection,
-        WorkItemState, WorkItemView,
+        ChangeState, IntegrationChange, IntegrationState, MergeResult, ProjectSpec, ProjectView,
+        Rejection, WorkItemState, WorkItemView,
     };
 
     use super::*;
@@ -198,7 +202,9 @@ mod tests {
         current.work_items[2].agent = Some("build-7".into());
         current.work_items[4].waiting =
             Some("no agent serves template qtci-macos-14-arm-106".into());
-        let mut merged = integration(2, IntegrationState::Merged, &[11]);
+        // Change 8 conflicted and was rejected on its own; 11 merged.
+        let mut merged = integration(2, IntegrationState::Merged, &[8, 11]);
+        merged.changes[0].merge = Some(MergeResult::Conflict);
         merged.finished_at = Some(NOW - 5 * MINUTE);
         let mut rejected = integration(1, IntegrationState::Rejected, &[9, 10]);
         rejected.finished_at = Some(NOW - 90 * MINUTE);
@@ -219,6 +225,7 @@ mod tests {
                     project: "demo/greeter".into(),
                     branch: "dev".into(),
                     tip: Some("abc1234def0".into()),
+                    missing: false,
                     queue: vec![
                         change(14, "9876543210", "Add a farewell", ChangeState::Staged),
                         change(15, "1111111aaa", "Say it twice", ChangeState::Staged),
@@ -230,7 +237,17 @@ mod tests {
                     project: "demo/greeter".into(),
                     branch: "release".into(),
                     tip: None,
+                    missing: false,
                     queue: vec![],
+                    current: None,
+                    recent: vec![],
+                },
+                BranchView {
+                    project: "demo/greeter".into(),
+                    branch: "old".into(),
+                    tip: None,
+                    missing: true,
+                    queue: vec![change(16, "2222222bbb", "Late fix", ChangeState::Staged)],
                     current: None,
                     recent: vec![],
                 },
@@ -259,11 +276,16 @@ demo/greeter dev @ abc1234
     demo/greeter:ubuntu-24:Build   waiting
     demo/greeter:macos-14:Build    waiting: no agent serves template qtci-macos-14-arm-106
   recent:
-    2  merged    1 change   5 min ago
-    1  rejected  2 changes  1 h ago
+    2  merged    1 change, 1 rejected for a conflict  5 min ago
+    1  rejected  2 changes                            1 h ago
 
 demo/greeter release @ (not fetched yet)
   queue: empty
+  no integration running
+
+demo/greeter old @ (missing: the remote has no such branch; nothing merges until it is back)
+  queue:
+    16  2222222  Late fix  Ada Lovelace  staged 2 min ago
   no integration running
 "
         );
