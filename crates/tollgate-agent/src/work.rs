@@ -266,6 +266,7 @@ fn system_failure(offer: &AgentOffer, message: &str) -> FailureView {
         message: message.to_owned(),
         user_message: None,
         log: None,
+        excerpt: Vec::new(),
     }
 }
 

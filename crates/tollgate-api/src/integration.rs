@@ -141,14 +141,23 @@ pub struct FailureView {
     pub user_message: Option<String>,
     /// The log, as an API path.
     pub log: Option<String>,
+    /// The lines of the log that show the failure: a test's FAIL line, the compiler's error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excerpt: Vec<String>,
 }
 
 /// Why changes were rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Rejection {
-    /// Significant work items failed.
-    Failed { failures: Vec<FailureView> },
+    /// Significant work items failed. `batch`: the changes integrated together (conflicting
+    /// ones aside), each rejected with the others: which of them broke it is not known when
+    /// there are several.
+    Failed {
+        failures: Vec<FailureView>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        batch: Vec<i64>,
+    },
     /// The change does not merge onto the tip and the changes before it in the batch.
     Conflict { paths: Vec<String> },
     /// The change shares no history with the branch.

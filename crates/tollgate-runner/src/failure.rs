@@ -16,5 +16,6 @@ pub fn failure_view(id: &WorkItemId, failure: Option<&Failure>, message: &str) -
         message: failure.map_or_else(|| message.to_owned(), |f| f.message.clone()),
         user_message: failure.and_then(|f| f.user_message.clone()),
         log: None,
+        excerpt: Vec::new(),
     }
 }

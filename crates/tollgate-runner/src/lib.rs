@@ -8,6 +8,7 @@
 //! runner.
 
 mod agent;
+mod excerpt;
 mod failure;
 pub mod log;
 mod process;
@@ -16,6 +17,7 @@ pub mod sandbox;
 pub mod tree_cache;
 pub mod workspace;
 
+pub use excerpt::{excerpt, excerpt_of_file};
 pub use failure::failure_view;
 pub use runner::{
     DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Runner, RunnerOptions, summary,

@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tollgate_api::{FailureView, IntegrationState, ProjectView, Rejection, WorkItemState};
+use tollgate_api::{
+    FailureView, IntegrationState, MergeResult, ProjectView, Rejection, WorkItemState,
+};
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
 use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, plan};
 use tollgate_core::run::{Failure, Outcome};
@@ -268,7 +270,8 @@ impl<'a> Run<'a> {
                 let failures =
                     failed.iter().filter_map(|index| self.failures.get(index).cloned()).collect();
                 tracing::info!(integration = integration.id, failed = failed.len(), "rejected");
-                db.reject(integration, &Rejection::Failed { failures }).await?;
+                let batch = batch(db, integration.id).await?;
+                db.reject(integration, &Rejection::Failed { failures, batch }).await?;
             }
             Gate::Errored(errored) => {
                 let what: Vec<String> = errored
@@ -439,10 +442,31 @@ impl<'a> Run<'a> {
                 JobState::Cancelled
             }
         };
+        let failure = match failure {
+            Some(failure) if state == WorkItemState::Failed => {
+                Some(self.excerpted(index, failure).await)
+            }
+            failure => failure,
+        };
         if let Some(failure) = &failure {
             self.failures.insert(index, failure.clone());
         }
         self.record(index, &WorkItemEnd { state, failure, log_digest: log, lease }).await
+    }
+
+    /// The failure with the lines of its log that show it, read from the log this controller
+    /// has (written here, or streamed by the agent).
+    async fn excerpted(&self, index: usize, failure: FailureView) -> FailureView {
+        let id = self.jobs.jobs[index].id.to_string();
+        let source = self.controller.db.log_of(Some(self.integration.id), &id).await;
+        let Some(path) = source.ok().flatten().and_then(|source| source.path) else {
+            return failure;
+        };
+        let excerpt =
+            blocking(move || tollgate_runner::excerpt_of_file(std::path::Path::new(&path)))
+                .await
+                .unwrap_or_default();
+        FailureView { excerpt, ..failure }
     }
 
     async fn record(&self, index: usize, end: &WorkItemEnd) -> Result<(), ControllerError> {
@@ -455,6 +479,18 @@ impl<'a> Run<'a> {
         let view = tollgate_runner::failure_view(id, failure, message);
         FailureView { log: Some(log_link(self.integration.id, &id.to_string())), ..view }
     }
+}
+
+/// The changes an integration built together: those that merged onto the tip, not those
+/// that conflicted (rejected on their own).
+async fn batch(db: &tollgate_state::Db, integration: i64) -> Result<Vec<i64>, ControllerError> {
+    let view = db.integration_view(integration, false).await?;
+    let changes = view.map(|view| view.changes).unwrap_or_default();
+    Ok(changes
+        .into_iter()
+        .filter(|c| matches!(c.merge, Some(MergeResult::FastForward | MergeResult::Merged)))
+        .map(|c| c.change)
+        .collect())
 }
 
 /// One work item: reused from the store without an agent, or queued for one and run there.

@@ -41,9 +41,10 @@ async fn a_failing_change_is_rejected_with_the_reason_and_the_branch_stays() {
     let change = gate.commit("demo/app", "origin/main", &[("break-build", "")], "Break the build");
     let ended = gate.ended(&gate.stage(&[&change]).await).await;
     assert_eq!(ended[0].state, ChangeState::Rejected);
-    let Some(Rejection::Failed { failures }) = &ended[0].rejection else {
+    let Some(Rejection::Failed { failures, batch }) = &ended[0].rejection else {
         panic!("{:?}", ended[0].rejection)
     };
+    assert_eq!(batch, &[ended[0].id], "rejected for its own failure: it was alone");
     assert_eq!(failures.len(), 1);
     let failure = &failures[0];
     assert_eq!(failure.work_item, "demo/app:linux:Build");
@@ -54,6 +55,11 @@ async fn a_failing_change_is_rejected_with_the_reason_and_the_branch_stays() {
         failure.location
     );
     assert_eq!(failure.instruction, "ExecuteCommand");
+    assert_eq!(
+        failure.excerpt,
+        ["app.c:1: error: broken"],
+        "the compiler's line, with the verdict"
+    );
     assert!(failure.message.contains("exited with code 3"), "{}", failure.message);
     assert_eq!(
         failure.user_message.as_deref(),
@@ -317,5 +323,30 @@ async fn a_system_failure_is_retried_then_the_changes_wait_staged_and_merge_once
     let decisions: Vec<String> =
         events.iter().filter(|e| e.kind == "gate_decided").map(|e| e.detail.to_string()).collect();
     assert!(decisions.iter().all(|d| !d.contains("reject")), "never rejected: {decisions:?}");
+    gate.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_batch_rejects_its_changes_each_with_its_batch_mates_and_the_failing_lines() {
+    let gate = Gate::start(Setup::default()).await;
+    let good = gate.commit("demo/app", "origin/main", &[("fine.txt", "fine\n")], "Fine");
+    let bad = gate.commit("demo/app", "origin/main", &[("break-test", "")], "Break the test");
+    let ended = gate.ended(&gate.stage(&[&good, &bad]).await).await;
+    let ids: Vec<i64> = ended.iter().map(|c| c.id).collect();
+    for change in &ended {
+        assert_eq!(change.state, ChangeState::Rejected);
+        let Some(Rejection::Failed { failures, batch }) = &change.rejection else {
+            panic!("{:?}", change.rejection)
+        };
+        assert_eq!(batch, &ids, "both were integrated together");
+        assert_eq!(failures[0].work_item, "demo/app:linux:Test");
+        assert_eq!(failures[0].excerpt, ["FAIL: app_test"]);
+    }
+    // The decision log carries the same reason.
+    let db = gate.controller().db();
+    let events = db.events(None, Cursor::After(0), 1000).await.unwrap().items;
+    let decided = events.iter().find(|e| e.kind == "gate_decided").unwrap();
+    assert_eq!(decided.detail["rejection"]["batch"], serde_json::json!(ids));
+    assert_eq!(decided.detail["rejection"]["failures"][0]["excerpt"][0], "FAIL: app_test");
     gate.stop().await;
 }

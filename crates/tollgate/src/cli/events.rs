@@ -9,9 +9,11 @@ use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tollgate_api::{EventView, MAX_PAGE, Page, routes};
+use serde::Deserialize;
+use tollgate_api::{EventView, MAX_PAGE, Page, Rejection, routes};
 
 use super::client::{self, Client, ServerArgs};
+use super::rejection::render_rejection;
 use super::text::time;
 
 /// How often `--follow` asks for what came after the last event it printed.
@@ -73,7 +75,7 @@ async fn events(client: &Client, args: &EventsArgs) -> anyhow::Result<ExitCode> 
         page.items.reverse();
     }
     // A reader that stopped early (`| head`) has seen enough.
-    if !client::print_more(&render_events(&page.items))? {
+    if !client::print_more(&render_events(&page.items, |path| client.link(path)))? {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.follow {
@@ -86,7 +88,7 @@ async fn events(client: &Client, args: &EventsArgs) -> anyhow::Result<ExitCode> 
     loop {
         let next = query(args, Some(("after", after)), MAX_PAGE);
         let page: Page<EventView> = client.get(routes::EVENTS, &next).await?;
-        if !client::print_more(&render_events(&page.items))? {
+        if !client::print_more(&render_events(&page.items, |path| client.link(path)))? {
             return Ok(ExitCode::SUCCESS);
         }
         after = page.next.unwrap_or(after);
@@ -128,13 +130,15 @@ fn hint(args: &EventsArgs, page: &Page<EventView>) -> Option<String> {
     Some(line)
 }
 
-fn render_events(events: &[EventView]) -> String {
-    events.iter().map(render_event).collect()
+fn render_events(events: &[EventView], link: impl Fn(&str) -> String) -> String {
+    events.iter().map(|event| render_event(event, &link)).collect()
 }
 
 /// `41 2026-08-01T12:00:00Z work_item_finished demo/greeter dev integration 3
 /// demo/greeter:debian-12:Build outcome=passed`, on one line.
-pub fn render_event(event: &EventView) -> String {
+/// A rejection's reasons follow on lines of their own, indented; `link` makes a URL of an API
+/// path.
+pub fn render_event(event: &EventView, link: impl Fn(&str) -> String) -> String {
     let mut line = format!(
         "{} {} {} {} {}",
         event.seq,
@@ -152,11 +156,21 @@ pub fn render_event(event: &EventView) -> String {
     if let Some(work_item) = &event.work_item {
         let _ = write!(line, " {work_item}");
     }
-    let detail = detail(&event.detail);
+    let rejection = event.detail.get("rejection").and_then(|r| Rejection::deserialize(r).ok());
+    let mut shown = event.detail.clone();
+    if rejection.is_some()
+        && let Some(fields) = shown.as_object_mut()
+    {
+        fields.remove("rejection");
+    }
+    let detail = detail(&shown);
     if !detail.is_empty() {
         let _ = write!(line, " {detail}");
     }
     line.push('\n');
+    if let Some(rejection) = rejection {
+        line.push_str(&render_rejection(&rejection, event.change, link));
+    }
     line
 }
 
@@ -246,9 +260,41 @@ mod tests {
             json!({"outcome": "failed", "attempt": 1, "message": "exited with code 2"}),
         );
         assert_eq!(
-            render_event(&finished),
+            render_event(&finished, link),
             "41 2026-08-01T12:00:00Z work_item_finished demo/greeter dev integration 3 \
              demo/greeter:debian-12:Build attempt=1 message=\"exited with code 2\" outcome=failed\n"
+        );
+    }
+
+    fn link(path: &str) -> String {
+        format!("http://127.0.0.1:8080{path}")
+    }
+
+    #[test]
+    fn a_rejection_is_explained_under_its_event() {
+        let failure = tollgate_api::FailureView {
+            work_item: "demo/greeter:debian-12:Test".into(),
+            project: "demo/greeter".into(),
+            configuration: "debian-12".into(),
+            location: "demo/greeter/coin/module_config.yaml:9:7".into(),
+            instruction: "ExecuteCommand".into(),
+            message: "exited with code 1".into(),
+            user_message: Some("A test failed.".into()),
+            log: Some("/api/log?item=demo/greeter:debian-12:Test&integration=3".into()),
+            excerpt: vec!["FAIL!  : tst_Greeter::french()".into()],
+        };
+        let rejection = Rejection::Failed { failures: vec![failure], batch: vec![12] };
+        let mut decided =
+            event("gate_decided", json!({"decision": "reject", "rejection": rejection}));
+        decided.work_item = None;
+        assert_eq!(
+            render_event(&decided, link),
+            "41 2026-08-01T12:00:00Z gate_decided demo/greeter dev integration 3 decision=reject
+  change 12, integrated alone
+  demo/greeter:debian-12:Test: demo/greeter/coin/module_config.yaml:9:7: ExecuteCommand exited with code 1: A test failed.
+    | FAIL!  : tst_Greeter::french()
+    log: http://127.0.0.1:8080/api/log?item=demo/greeter:debian-12:Test&integration=3
+"
         );
     }
 
@@ -259,7 +305,7 @@ mod tests {
         staged.change = Some(12);
         staged.work_item = None;
         assert_eq!(
-            render_event(&staged),
+            render_event(&staged, link),
             "41 2026-08-01T12:00:00Z staged demo/greeter dev change 12\n"
         );
     }

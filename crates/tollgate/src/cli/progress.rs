@@ -330,6 +330,7 @@ mod tests {
             message: "exited with code 1".into(),
             user_message: None,
             log: None,
+            excerpt: Vec::new(),
         });
         let new = integration(IntegrationState::Rejected, vec![failed]);
         assert_eq!(

@@ -12,20 +12,32 @@ pub fn render_outcome(change: &ChangeView, link: impl Fn(&str) -> String) -> Str
     let mut out = change_line(change);
     out.push('\n');
     if let Some(rejection) = &change.rejection {
-        out.push_str(&render_rejection(rejection, link));
+        out.push_str(&render_rejection(rejection, Some(change.id), link));
     }
     out
 }
 
-pub fn render_rejection(rejection: &Rejection, link: impl Fn(&str) -> String) -> String {
+/// The reasons, indented; `own` is the change they are shown for, so that its batch-mates
+/// are named.
+pub fn render_rejection(
+    rejection: &Rejection,
+    own: Option<i64>,
+    link: impl Fn(&str) -> String,
+) -> String {
     let mut out = String::new();
     match rejection {
-        Rejection::Failed { failures } if failures.is_empty() => {
-            out.push_str("  significant work items failed\n");
-        }
-        Rejection::Failed { failures } => {
+        Rejection::Failed { failures, batch } => {
+            if let Some(line) = batch_line(batch, own) {
+                let _ = writeln!(out, "  {line}");
+            }
+            if failures.is_empty() {
+                out.push_str("  significant work items failed\n");
+            }
             for failure in failures {
                 let _ = writeln!(out, "  {}", failure_line(failure));
+                for line in &failure.excerpt {
+                    let _ = writeln!(out, "    | {line}");
+                }
                 if let Some(log) = &failure.log {
                     let _ = writeln!(out, "    log: {}", link(log));
                 }
@@ -51,6 +63,24 @@ pub fn render_rejection(rejection: &Rejection, link: impl Fn(&str) -> String) ->
         }
     }
     out
+}
+
+/// Whether the change failed alone or with others, whose failure is not known apart.
+fn batch_line(batch: &[i64], own: Option<i64>) -> Option<String> {
+    let list = |ids: &[i64]| ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let mates: Vec<i64> = batch.iter().copied().filter(|&c| Some(c) != own).collect();
+    Some(match (own, mates.as_slice()) {
+        (_, []) if batch.is_empty() => return None,
+        (Some(_), []) => "its own failure: it was integrated alone".to_owned(),
+        (Some(_), [one]) => format!("integrated with change {one}: either may have caused it"),
+        (Some(_), many) => {
+            format!("integrated with changes {}: any of them may have caused it", list(many))
+        }
+        (None, [one]) => format!("change {one}, integrated alone"),
+        (None, many) => {
+            format!("changes {}, integrated together: any of them may have caused it", list(many))
+        }
+    })
 }
 
 /// `work_item: location: instruction message: user_message`.
@@ -101,6 +131,7 @@ mod tests {
             message: "exited with code 2".into(),
             user_message: user_message.map(Into::into),
             log: log.map(Into::into),
+            excerpt: Vec::new(),
         }
     }
 
@@ -114,23 +145,30 @@ mod tests {
 
     #[test]
     fn failures_name_the_instruction_and_link_the_log() {
+        let mut build = failure(
+            "demo/greeter:debian-12:Build",
+            Some("Failed to build greeter"),
+            Some("/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild&integration=3"),
+        );
+        build.excerpt = vec!["greet.c:3:1: error: expected ';' before '}' token".into()];
         let rejection = Rejection::Failed {
-            failures: vec![
-                failure(
-                    "demo/greeter:debian-12:Build",
-                    Some("Failed to build greeter"),
-                    Some("/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild&integration=3"),
-                ),
-                failure("demo/greeter:debian-12:Test", None, None),
-            ],
+            failures: vec![build, failure("demo/greeter:debian-12:Test", None, None)],
+            batch: vec![12, 13, 14],
         };
         assert_eq!(
             render_outcome(&change(ChangeState::Rejected, Some(rejection)), link),
             "13 def5678 rejected    Greet in French
+  integrated with changes 12, 14: any of them may have caused it
   demo/greeter:debian-12:Build: demo/greeter/coin/instructions/build.yaml:14:5: ExecuteCommand exited with code 2: Failed to build greeter
+    | greet.c:3:1: error: expected ';' before '}' token
     log: http://127.0.0.1:8080/api/log?item=demo%2Fgreeter%3Adebian-12%3ABuild&integration=3
   demo/greeter:debian-12:Test: demo/greeter/coin/instructions/build.yaml:14:5: ExecuteCommand exited with code 2
 "
+        );
+        let alone = Rejection::Failed { failures: vec![], batch: vec![13] };
+        assert_eq!(
+            render_rejection(&alone, Some(13), link),
+            "  its own failure: it was integrated alone\n  significant work items failed\n"
         );
     }
 
@@ -139,7 +177,7 @@ mod tests {
         let rejection =
             Rejection::Conflict { paths: vec!["src/greet.c".into(), "README.md".into()] };
         assert_eq!(
-            render_rejection(&rejection, link),
+            render_rejection(&rejection, None, link),
             "  conflicts with the branch or an earlier change of its integration in:
     src/greet.c
     README.md
@@ -150,7 +188,7 @@ mod tests {
     #[test]
     fn unrelated_history_says_so() {
         assert_eq!(
-            render_rejection(&Rejection::Unrelated, link),
+            render_rejection(&Rejection::Unrelated, None, link),
             "  shares no history with the branch\n"
         );
     }
@@ -164,7 +202,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            render_rejection(&rejection, link),
+            render_rejection(&rejection, None, link),
             "  the Coin configuration at the integration commit has errors:
     demo/greeter/coin/module_config.yaml:3:1: error: unknown field `Instructionz`
 "

@@ -4,9 +4,10 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use tollgate_api::{BranchView, ChangeView, IntegrationView, Status, routes};
+use tollgate_api::{BranchView, ChangeView, IntegrationState, IntegrationView, Status, routes};
 
 use super::client::{self, ServerArgs};
+use super::rejection::render_rejection;
 use super::text::{age, item_state, now_ms, short, table};
 
 #[derive(clap::Args, Debug)]
@@ -24,14 +25,14 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             client::print_json(&client.get_raw(routes::STATUS, &[]).await?)?;
         } else {
             let status: Status = client.get(routes::STATUS, &[]).await?;
-            client::print(&render_status(&status, now_ms()))?;
+            client::print(&render_status(&status, now_ms(), |path| client.link(path)))?;
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// The human form; ages are counted to `now`.
-pub fn render_status(status: &Status, now: i64) -> String {
+/// The human form; ages are counted to `now`, and `link` makes a URL of an API path.
+pub fn render_status(status: &Status, now: i64, link: impl Fn(&str) -> String) -> String {
     let mut out = format!("slots: {} of {} busy\n", status.slots_busy, status.slots);
     for project in &status.projects {
         if let Some(error) = &project.fetch_error {
@@ -43,12 +44,12 @@ pub fn render_status(status: &Status, now: i64) -> String {
     }
     for branch in &status.branches {
         out.push('\n');
-        out.push_str(&render_branch(branch, now));
+        out.push_str(&render_branch(branch, now, &link));
     }
     out
 }
 
-fn render_branch(branch: &BranchView, now: i64) -> String {
+fn render_branch(branch: &BranchView, now: i64, link: &impl Fn(&str) -> String) -> String {
     let tip = match (&branch.tip, branch.missing) {
         (Some(tip), _) => short(tip),
         (None, true) => "(missing: the remote has no such branch; nothing merges until it is back)",
@@ -97,6 +98,16 @@ fn render_branch(branch: &BranchView, now: i64) -> String {
             })
             .collect();
         out.push_str(&table(&rows, "    "));
+    }
+    // Why the newest rejection was made, where the verdict is read.
+    let rejected = branch.recent.iter().find(|i| i.state == IntegrationState::Rejected);
+    if let Some((integration, rejection)) =
+        rejected.and_then(|i| i.rejection.as_ref().map(|r| (i, r)))
+    {
+        let _ = writeln!(out, "  integration {} was rejected:", integration.id);
+        for line in render_rejection(rejection, None, link).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out
 }
@@ -260,7 +271,7 @@ mod tests {
     #[test]
     fn branches_show_their_queue_their_integration_and_the_recent_ones() {
         assert_eq!(
-            render_status(&status(), NOW),
+            render_status(&status(), NOW, |path| format!("http://127.0.0.1:8080{path}")),
             "\
 slots: 1 of 2 busy
 demo/libgreet: the last fetch failed: git fetch exited with code 128
@@ -278,6 +289,8 @@ demo/greeter dev @ abc1234
   recent:
     2  merged    1 change, 1 rejected for a conflict  5 min ago
     1  rejected  2 changes                            1 h ago
+  integration 1 was rejected:
+    shares no history with the branch
 
 demo/greeter release @ (not fetched yet)
   queue: empty
@@ -295,7 +308,7 @@ demo/greeter old @ (missing: the remote has no such branch; nothing merges until
     fn no_branches_says_how_to_add_one() {
         let status = Status { projects: vec![], branches: vec![], slots_busy: 0, slots: 4 };
         assert_eq!(
-            render_status(&status, NOW),
+            render_status(&status, NOW, |path| format!("http://127.0.0.1:8080{path}")),
             "slots: 0 of 4 busy\n\nno gated branches (add a project with `tollgate project add`)\n"
         );
     }
