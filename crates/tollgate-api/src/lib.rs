@@ -11,6 +11,7 @@ mod integration;
 mod page;
 mod project;
 pub mod routes;
+pub mod sse;
 mod token;
 
 pub use agent::{

@@ -12,6 +12,8 @@
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
 //! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
+//! | GET | `/api/log/stream?item=WORK_ITEM&integration=ID` | → server-sent events: the log's lines as they are written, in pieces of whole lines whose SSE `id` is the byte offset after them (`Last-Event-ID` resumes there); waits while the work item has not started; an `end` event once it has ended and all is sent |
+//! | GET | `/api/events/stream?after=SEQ&integration=ID` | → server-sent events: each [`EventView`](crate::EventView) as it is committed, named by its `kind`, with `seq` as its SSE `id`; from now on without `after` (or `Last-Event-ID`) |
 //! | GET | `/api/events?before=SEQ&integration=ID&limit=` | → [`Page`](crate::Page) of [`EventView`](crate::EventView)s, the decision log, newest first; with `after=SEQ` instead of `before`, what came after SEQ, oldest first (to follow it) |
 //! | GET, POST | `/api/tokens` | [`NewToken`](crate::NewToken) → [`TokenCreated`](crate::TokenCreated), the secret shown once; GET → [`TokenView`](crate::TokenView)s |
 //! | POST | `/api/tokens/{name}/revoke` | → [`TokenView`](crate::TokenView) |
@@ -44,8 +46,10 @@ pub const REMOVE_PROJECT: &str = "/api/projects/remove";
 pub const STAGE: &str = "/api/stage";
 pub const UNSTAGE: &str = "/api/unstage";
 pub const EVENTS: &str = "/api/events";
+pub const EVENTS_STREAM: &str = "/api/events/stream";
 pub const INTEGRATIONS: &str = "/api/integrations";
 pub const LOG: &str = "/api/log";
+pub const LOG_STREAM: &str = "/api/log/stream";
 pub const TOKENS: &str = "/api/tokens";
 pub const AGENTS: &str = "/api/agents";
 pub const AGENT_REGISTER: &str = "/api/agent/register";

@@ -35,6 +35,8 @@ pub struct Controller {
     pub(crate) store: Arc<LocalStore>,
     /// The API's tokens, as every request is checked against them.
     pub(crate) tokens: Tokens,
+    /// The logs followed over the API, woken by each write.
+    pub(crate) logs: crate::log_watch::LogWatch,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
     wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
     /// Branches whose task runs.
@@ -113,6 +115,7 @@ impl Service {
             upkeep: Upkeep::default(),
             runner,
             tokens,
+            logs: Default::default(),
             wake: Mutex::new(HashMap::new()),
             branches: Mutex::new(HashMap::new()),
             branch_tasks: std::sync::atomic::AtomicU64::new(0),

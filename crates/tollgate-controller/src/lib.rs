@@ -14,6 +14,7 @@ mod error;
 mod http;
 mod integration;
 mod keep;
+mod log_watch;
 mod maintenance;
 mod mirrors;
 mod projects;

@@ -60,7 +60,7 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(id) = existing {
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok((self.change(id).await?.expect("read in the same database"), false));
         }
         let id: i64 = sqlx::query_scalar(
@@ -87,7 +87,7 @@ impl Db {
         }
         .append(&mut tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((self.change(id).await?.expect("just written"), true))
     }
 
@@ -140,7 +140,7 @@ impl Db {
         }
         .append(&mut tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(self.change(id).await?.expect("just written"))
     }
 

@@ -2,10 +2,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, SqlitePool};
+use tokio::sync::watch;
 
 use crate::StateError;
 
@@ -25,6 +27,8 @@ pub struct Db {
     /// Writes, one at a time: SQLite has one writer, and a second connection that read before
     /// it writes would fail with "database is locked" instead of waiting.
     pub(crate) writer: SqlitePool,
+    /// Counts the writes committed: followers of the decision log wait on it, not on a timer.
+    written: Arc<watch::Sender<u64>>,
 }
 
 impl Db {
@@ -63,7 +67,28 @@ impl Db {
             .max_connections(4)
             .connect_with(options.create_if_missing(false))
             .await?;
-        Ok(Db { pool, writer })
+        Ok(Db { pool, writer, written: Arc::new(watch::channel(0).0) })
+    }
+
+    /// Changes after every write this `Db` commits (and wakes its receivers): a follower of
+    /// the decision log reads after each change, so it waits for no timer and polls nothing.
+    pub fn writes(&self) -> watch::Receiver<u64> {
+        self.written.subscribe()
+    }
+
+    /// Commits `tx` and tells the followers.
+    pub(crate) async fn commit(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    ) -> Result<(), StateError> {
+        tx.commit().await?;
+        self.wrote();
+        Ok(())
+    }
+
+    /// Tells the followers of a write committed without a transaction.
+    pub(crate) fn wrote(&self) {
+        self.written.send_modify(|count| *count += 1);
     }
 
     pub async fn close(&self) {

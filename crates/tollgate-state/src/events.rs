@@ -89,7 +89,9 @@ impl Db {
             work_item: None,
             detail,
         };
-        event.append(&mut connection).await
+        event.append(&mut connection).await?;
+        self.wrote();
+        Ok(())
     }
 
     /// A page of the log, optionally of one integration: the newest entries, those before a

@@ -107,7 +107,7 @@ impl Db {
         };
         let detail = json!({ "base": base, "changes": listed });
         Event::of(&integration, "integration_started", detail).append(&mut tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(integration))
     }
 
@@ -173,7 +173,7 @@ impl Db {
                 .await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -197,7 +197,7 @@ impl Db {
         let detail = json!({ "decision": "reject", "rejection": rejection });
         Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -207,7 +207,7 @@ impl Db {
         set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
         let detail = json!({ "decision": "merge", "commit": integration.commit });
         Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -219,7 +219,7 @@ impl Db {
             json!({ "result": "pushed", "commit": integration.commit, "how": detail });
         Event::of(integration, "pushed", event_detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Merged, None).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -236,7 +236,7 @@ impl Db {
         sqlx::query(GIVE_BACK_CHANGES).bind(integration.id).execute(&mut *tx).await?;
         sqlx::query(CANCEL_ITEMS).bind(now_ms()).bind(integration.id).execute(&mut *tx).await?;
         finish(&mut tx, integration, state, Some(note)).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

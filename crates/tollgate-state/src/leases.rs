@@ -73,7 +73,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         match end_lease(&mut tx, lease, how.as_str(), now_ms()).await {
             Ok(()) => {
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
             Err(StateError::Conflict(_)) => Ok(false),

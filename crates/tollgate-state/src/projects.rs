@@ -37,7 +37,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -166,7 +166,7 @@ impl Db {
                 sqlx::query(table).bind(project).execute(&mut *tx).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(unstaged)
     }
 

@@ -58,7 +58,7 @@ impl Db {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -77,7 +77,7 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let token = row.map(|row| stored_token(&row)).transpose()?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         token
             .map(|token| token.view)
             .ok_or_else(|| StateError::NotFound(format!("no token `{name}`")))

@@ -79,7 +79,7 @@ impl Db {
             let detail = json!({ "work_items": items.len() });
             Event::of(integration, "planned", detail).append(&mut tx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -119,7 +119,7 @@ impl Db {
         Event { work_item: Some(item), ..Event::of(integration, "work_item_started", detail) }
             .append(&mut tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(lease)
     }
 
@@ -157,7 +157,7 @@ impl Db {
         Event { work_item: Some(item), ..Event::of(integration, kind, detail) }
             .append(&mut tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -183,7 +183,7 @@ impl Db {
         Event { work_item: Some(item), ..Event::of(integration, "work_item_retried", detail) }
             .append(&mut tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -201,7 +201,7 @@ impl Db {
             sqlx::query_scalar(RECOVER).bind(integration.id).fetch_all(&mut *tx).await?;
         let detail = json!({ "state": integration.state, "run_again": items });
         Event::of(integration, "recovered", detail).append(&mut tx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(items)
     }
 

@@ -269,6 +269,7 @@ pub async fn log(
     }
     let skip = (length - query.offset).min(body.len() as u64) as usize;
     file.write_all(&body[skip..]).await.map_err(io(&path))?;
+    controller.logs.wrote(&path);
     if query.end {
         controller.pool.release(&leased.key);
     }

@@ -151,3 +151,163 @@ async fn stored(controller: &Controller, digest: &str) -> Result<tokio::fs::File
     .map_err(ControllerError::System)?;
     Ok(tokio::fs::File::from_std(file))
 }
+
+/// Where a followed log is read from.
+enum Reading {
+    /// Nothing yet: the work item waits to start.
+    NotYet,
+    /// The file as it grows, with what wakes the follower when it is written.
+    Live(tokio::fs::File, tokio::sync::watch::Receiver<u64>),
+    /// A stored log, whole: it grows no more.
+    Stored(tokio::fs::File),
+}
+
+/// A log followed as server-sent events: its state between two events.
+struct LogFollower {
+    controller: Arc<Controller>,
+    integration: Option<i64>,
+    item: String,
+    reading: Reading,
+    /// Bytes of the file sent, and read but not sent (the start of a line not ended yet).
+    offset: u64,
+    carry: Vec<u8>,
+    /// The state's writes: the work item started, or ended.
+    writes: tokio::sync::watch::Receiver<u64>,
+    ended: bool,
+}
+
+/// `GET /api/log/stream`: the log as server-sent events, woken by each write of the file.
+pub async fn stream(
+    State(controller): State<Arc<Controller>>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<LogQuery>,
+) -> Result<Response, ControllerError> {
+    // Known now, so that a wrong name is a 404 rather than a stream that never ends.
+    if controller.db.log_of(query.integration, &query.item).await?.is_none() {
+        let within = query.integration.map_or(String::new(), |id| format!(" in integration {id}"));
+        return Err(ControllerError::NotFound(format!("no work item `{}`{within}", query.item)));
+    }
+    let follower = LogFollower {
+        writes: controller.db.writes(),
+        controller,
+        integration: query.integration,
+        item: query.item,
+        reading: Reading::NotYet,
+        offset: super::stream::last_event_id(&headers).map_or(0, |id| id.max(0) as u64),
+        carry: Vec::new(),
+        ended: false,
+    };
+    let events = futures_util::stream::unfold(follower, |mut follower| async move {
+        let event = follower.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), follower))
+    });
+    let keep_alive = axum::response::sse::KeepAlive::new().interval(super::stream::KEEP_ALIVE);
+    Ok(axum::response::sse::Sse::new(events).keep_alive(keep_alive).into_response())
+}
+
+impl LogFollower {
+    /// The next piece of whole lines, or `end` once the work item has ended and all is sent.
+    async fn next(&mut self) -> Option<axum::response::sse::Event> {
+        use axum::response::sse::Event;
+        if self.ended {
+            return None;
+        }
+        loop {
+            if let Some(piece) = self.read().await {
+                return Some(piece);
+            }
+            let final_now = self.is_final().await;
+            // Read once more after the end was seen: the last lines come with it.
+            if final_now
+                && !matches!(self.reading, Reading::NotYet)
+                && let Some(piece) = self.read().await
+            {
+                return Some(piece);
+            }
+            if final_now || matches!(self.reading, Reading::Stored(_)) {
+                self.ended = true;
+                return Some(Event::default().event("end").data(self.offset.to_string()));
+            }
+            let wrote = async {
+                match &mut self.reading {
+                    Reading::Live(_, written) => written.changed().await.is_ok(),
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = wrote => {}
+                changed = self.writes.changed() => changed.ok()?,
+                () = self.controller.shutdown.cancelled() => return None,
+                // A writer that did not say so (a file written by hand) is still seen.
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Whether nothing more will be written: the work item has ended.
+    async fn is_final(&self) -> bool {
+        let Ok(source) = self.controller.db.log_of(self.integration, &self.item).await else {
+            return false;
+        };
+        source.is_none_or(|source| source.state.is_final())
+    }
+
+    /// Whole lines read past the offset, if any; opens the log first when it is there now.
+    async fn read(&mut self) -> Option<axum::response::sse::Event> {
+        if matches!(self.reading, Reading::NotYet) {
+            self.reading = self.open().await?;
+        }
+        let file = match &mut self.reading {
+            Reading::Live(file, _) | Reading::Stored(file) => file,
+            Reading::NotYet => return None,
+        };
+        let mut buffer = vec![0; 64 << 10];
+        loop {
+            let read = file.read(&mut buffer).await.ok()?;
+            if read == 0 {
+                break;
+            }
+            self.carry.extend_from_slice(&buffer[..read]);
+            if self.carry.len() > 256 << 10 {
+                break;
+            }
+        }
+        // A stored log's last line may have no newline: it is whole all the same.
+        let stored = matches!(self.reading, Reading::Stored(_));
+        let end = match self.carry.iter().rposition(|&b| b == b'\n') {
+            Some(at) => at + 1,
+            None if stored && !self.carry.is_empty() => self.carry.len(),
+            None => return None,
+        };
+        let piece: Vec<u8> = self.carry.drain(..end).collect();
+        self.offset += piece.len() as u64;
+        let text = String::from_utf8_lossy(&piece);
+        // SSE cannot carry a carriage return; a progress bar's become line ends.
+        let text = text.trim_end_matches('\n').replace('\r', "\n");
+        let event = axum::response::sse::Event::default().id(self.offset.to_string());
+        Some(event.data(text))
+    }
+
+    /// The log as it is now: the growing file, or the stored copy, at the offset.
+    async fn open(&mut self) -> Option<Reading> {
+        use tokio::io::AsyncSeekExt;
+        let source = self.controller.db.log_of(self.integration, &self.item).await.ok()??;
+        let live = match &source.path {
+            Some(path) => {
+                // Followed before it is opened: no write between the two is missed.
+                let written = self.controller.logs.follow(std::path::Path::new(path));
+                tokio::fs::File::open(path).await.ok().map(|file| (file, written))
+            }
+            None => None,
+        };
+        let mut reading = match (live, &source.digest) {
+            (Some((file, written)), _) => Reading::Live(file, written),
+            (None, Some(digest)) => Reading::Stored(stored(&self.controller, digest).await.ok()?),
+            (None, None) => return None,
+        };
+        if let Reading::Live(file, _) | Reading::Stored(file) = &mut reading {
+            file.seek(std::io::SeekFrom::Start(self.offset)).await.ok()?;
+        }
+        Some(reading)
+    }
+}

@@ -7,6 +7,7 @@ mod auth;
 mod errors;
 mod log;
 mod page;
+mod stream;
 mod tokens;
 
 use std::sync::Arc;
@@ -35,7 +36,9 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route("/api/integrations/{id}", get(api::integration))
         .route("/api/integrations/{id}/cancel", post(api::cancel))
         .route(routes::EVENTS, get(api::events))
+        .route(routes::EVENTS_STREAM, get(stream::events))
         .route(routes::LOG, get(log::log))
+        .route(routes::LOG_STREAM, get(log::stream))
         .route(routes::TOKENS, get(tokens::list).post(tokens::add))
         .route("/api/tokens/{name}/revoke", post(tokens::revoke))
         .route(routes::AGENTS, get(agent::agents))

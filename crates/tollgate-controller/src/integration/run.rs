@@ -531,10 +531,23 @@ async fn run_item(
     drop(queued);
     let ended = match assignment.reports {
         None => {
-            let finished = controller
-                .runner
-                .run_logged(plan, item, Some(&integration.branch), cancel, None, log)
-                .await;
+            // Each line written wakes the log's followers.
+            let (lines, mut written) = tokio::sync::mpsc::unbounded_channel();
+            let watched = log.clone();
+            let wake = async {
+                while written.recv().await.is_some() {
+                    controller.logs.wrote(&watched);
+                }
+            };
+            let run = controller.runner.run_logged(
+                plan,
+                item,
+                Some(&integration.branch),
+                cancel,
+                Some(lines),
+                log,
+            );
+            let (finished, ()) = tokio::join!(run, wake);
             Ended::Ran(Box::new(finished), assignment.lease)
         }
         Some(reports) => {

@@ -5,4 +5,5 @@ mod support;
 mod gating;
 mod mirrors;
 mod new_user;
+mod streams;
 mod tokens;

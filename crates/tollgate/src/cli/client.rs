@@ -16,6 +16,7 @@ use reqwest::{Response, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tollgate_api::ApiError;
+use tollgate_api::sse::{SseEvent, SseParser};
 
 use super::{EXIT_SYSTEM, EXIT_USAGE};
 
@@ -204,6 +205,16 @@ impl Client {
         self.send(self.http.get(self.url(path, query)?)).await
     }
 
+    /// A stream of server-sent events (`/api/events/stream`, `/api/log/stream`).
+    pub async fn events(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<EventStream<'_>, ServiceError> {
+        let response = self.stream(path, query).await?;
+        Ok(EventStream { client: self, response, parser: SseParser::default() })
+    }
+
     /// Sends a request; an error status becomes [`ServiceError::Refused`] with the service's
     /// own words.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, ServiceError> {
@@ -277,6 +288,28 @@ pub fn print_json(raw: &str) -> anyhow::Result<()> {
     serde_json::from_str::<serde::de::IgnoredAny>(raw)
         .map_err(|e| ServiceError::Broken(format!("the service's answer is not JSON: {e}")))?;
     print(&super::json_text::pretty(raw))
+}
+
+/// Server-sent events as they arrive.
+pub struct EventStream<'c> {
+    client: &'c Client,
+    response: Response,
+    parser: SseParser,
+}
+
+impl EventStream<'_> {
+    /// The next event; `None` when the service ended the stream.
+    pub async fn next(&mut self) -> Result<Option<SseEvent>, ServiceError> {
+        loop {
+            if let Some(event) = self.parser.next_event() {
+                return Ok(Some(event));
+            }
+            match self.response.chunk().await.map_err(|e| self.client.broken(e))? {
+                Some(bytes) => self.parser.push(&bytes),
+                None => return Ok(None),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! `tollgate log`: a work item's log, written to stdout as it arrives, so that `--follow`
-//! shows it growing until the service ends the answer.
+//! `tollgate log`: a work item's log, written to stdout as it arrives. `--follow` reads the
+//! log's server-sent events: each line as soon as it is written, until the work item ends.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -28,18 +28,34 @@ pub fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
     client::run(&args.server, async |client| {
         let mut query = vec![("item", args.work_item.clone())];
         query.extend(args.integration.map(|id| ("integration", id.to_string())));
+        let mut stdout = io::stdout().lock();
         if args.follow {
-            query.push(("follow", "true".to_owned()));
+            let mut events = client.events(routes::LOG_STREAM, &query).await?;
+            while let Some(event) = events.next().await? {
+                if event.event == "end" {
+                    break;
+                }
+                if !write(&mut stdout, format!("{}\n", event.data).as_bytes())? {
+                    break;
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         let mut answer = client.stream(routes::LOG, &query).await?;
-        let mut stdout = io::stdout().lock();
         while let Some(chunk) = answer.chunk().await.map_err(|e| client.broken(e))? {
-            match stdout.write_all(&chunk).and_then(|()| stdout.flush()) {
-                // `tollgate log … | head`: the reader has seen enough.
-                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => break,
-                written => written.context("cannot write the log to stdout")?,
+            if !write(&mut stdout, &chunk)? {
+                break;
             }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes to stdout; `false` once its reader has gone (`tollgate log … | head` has seen
+/// enough).
+fn write(stdout: &mut impl Write, bytes: &[u8]) -> anyhow::Result<bool> {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        written => written.context("cannot write the log to stdout").map(|()| true),
+    }
 }

@@ -256,12 +256,19 @@ fn after_kill_9_during_a_work_item_the_restarted_service_completes_the_integrati
     let log = site.cli(&["log", "demo/app:linux:Build"]);
     assert_eq!(log.code, 0, "{}", log.stderr);
     assert!(log.stdout.contains("building app"), "{}", log.stdout);
+    // Followed through its event stream, an ended work item's log is all of it, and it ends.
+    let followed = site.cli(&["log", "demo/app:linux:Build", "--follow"]);
+    assert_eq!(followed.code, 0, "{}", followed.stderr);
+    assert_eq!(followed.stdout, log.stdout);
     // Once the file is gone (logs cleaned up), the copy in the store is served, and its
     // scratch copy is not left behind.
     std::fs::remove_dir_all(site.path("data/logs")).unwrap();
     let stored = site.cli(&["log", "demo/app:linux:Build"]);
     assert_eq!(stored.code, 0, "{}", stored.stderr);
     assert!(stored.stdout.contains("building app"), "{}", stored.stdout);
+    let followed = site.cli(&["log", "demo/app:linux:Build", "--follow"]);
+    assert_eq!(followed.code, 0, "{}", followed.stderr);
+    assert_eq!(followed.stdout, stored.stdout);
     let scratch = std::fs::read_dir(site.path("data/tmp")).map_or(0, Iterator::count);
     assert_eq!(scratch, 0, "nothing left in data/tmp");
     serve.kill().unwrap();
