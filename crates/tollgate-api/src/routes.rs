@@ -12,6 +12,9 @@
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
 //! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
+//! | GET | `/metrics` | Prometheus' text format (OpenMetrics when the `Accept` header asks for it): queues, integrations by outcome, stage-to-merge time, work item durations, reuse, agents, slots, the store, system errors, stalled branches |
+//! | GET | `/healthz` | → 200 `{"status":"ok"}` while the process answers; no token needed |
+//! | GET | `/readyz` | → 200 `{"status":"ok","branches":N,"warnings":[...]}` (a stalled branch is a warning), 503 `{"status":"unavailable","error":...}` while the state does not answer; no token needed |
 //! | GET | `/api/log/stream?item=WORK_ITEM&integration=ID` | → server-sent events: the log's lines as they are written, in pieces of whole lines whose SSE `id` is the byte offset after them (`Last-Event-ID` resumes there); waits while the work item has not started; an `end` event once it has ended and all is sent |
 //! | GET | `/api/events/stream?after=SEQ&integration=ID` | → server-sent events: each [`EventView`](crate::EventView) as it is committed, named by its `kind`, with `seq` as its SSE `id`; from now on without `after` (or `Last-Event-ID`) |
 //! | GET | `/api/events?before=SEQ&integration=ID&limit=` | → [`Page`](crate::Page) of [`EventView`](crate::EventView)s, the decision log, newest first; with `after=SEQ` instead of `before`, what came after SEQ, oldest first (to follow it) |

@@ -25,26 +25,10 @@ pub async fn run(controller: Arc<Controller>, project: String, branch: String, t
         }
         let outcome = tokio::select! {
             () = controller.shutdown.cancelled() => return,
-            outcome = step(&controller, &project, &branch) => outcome,
+            outcome = step(&controller, &project, &branch, &mut missing) => outcome,
         };
-        if missing != matches!(outcome, Ok(Step::Missing(_))) {
-            missing = !missing;
-            let (kind, detail) = match &outcome {
-                Ok(Step::Missing(message)) => {
-                    tracing::warn!(project, branch, message, "the branch is missing");
-                    ("branch_missing", serde_json::json!({ "message": message }))
-                }
-                _ => {
-                    tracing::info!(project, branch, "the branch is back");
-                    ("branch_back", serde_json::json!({}))
-                }
-            };
-            if let Err(error) = controller.db.branch_event(&project, &branch, kind, detail).await {
-                tracing::warn!(project, branch, %error, "cannot record that the branch is missing");
-            }
-        }
         let pause = match outcome {
-            Ok(Step::Missing(_)) => Some(controller.config.poll_interval),
+            Ok(Step::Missing) => Some(controller.config.poll_interval),
             Ok(Step::Ended) => {
                 failures = 0;
                 continue;
@@ -84,8 +68,8 @@ enum Step {
     Ended,
     /// An integration errored; its changes are staged again.
     Errored,
-    /// Changes wait, but the remote has no such branch (any more): why.
-    Missing(String),
+    /// Changes wait, but the remote has no such branch (any more).
+    Missing,
 }
 
 /// Drives one integration of the branch.
@@ -93,6 +77,7 @@ async fn step(
     controller: &Arc<Controller>,
     project: &str,
     branch: &str,
+    missing: &mut bool,
 ) -> Result<Step, ControllerError> {
     if let Some(integration) = controller.db.unfinished_on(project, branch).await? {
         return drive(controller, integration).await;
@@ -114,20 +99,50 @@ async fn step(
             match blocking(move || mirror.resolve(&head)).await?? {
                 Some(tip) => tip,
                 None => {
-                    return Ok(Step::Missing(format!(
+                    let why = format!(
                         "{project} has no branch `{branch}` at {} any more; its staged changes wait until it is back (or `tollgate project remove {project}`)",
                         view.spec.url
-                    )));
+                    );
+                    say_missing(controller, project, branch, missing, Some(&why)).await;
+                    return Ok(Step::Missing);
                 }
             }
         }
     };
+    say_missing(controller, project, branch, missing, None).await;
     match controller.db.form(project, branch, tip.as_str()).await? {
         Some(integration) => {
             tracing::info!(integration = integration.id, project, branch, base = %tip, changes = integration.changes.len(), "integration formed");
             drive(controller, integration).await
         }
         None => Ok(Step::Idle),
+    }
+}
+
+/// Records in the log that the branch went missing (`why`) or is back, once per change.
+async fn say_missing(
+    controller: &Controller,
+    project: &str,
+    branch: &str,
+    missing: &mut bool,
+    why: Option<&str>,
+) {
+    if *missing == why.is_some() {
+        return;
+    }
+    *missing = why.is_some();
+    let (kind, detail) = match why {
+        Some(message) => {
+            tracing::warn!(project, branch, message, "the branch is missing");
+            ("branch_missing", serde_json::json!({ "message": message }))
+        }
+        None => {
+            tracing::info!(project, branch, "the branch is back");
+            ("branch_back", serde_json::json!({}))
+        }
+    };
+    if let Err(error) = controller.db.branch_event(project, branch, kind, detail).await {
+        tracing::warn!(project, branch, %error, "cannot record that the branch is missing");
     }
 }
 
@@ -138,6 +153,7 @@ async fn drive(
     let id = integration.id;
     crate::integration::drive(controller, integration).await?;
     let Some(ended) = controller.db.integration(id).await? else { return Ok(Step::Ended) };
+    controller.count_ended(&ended);
     controller.release_integration(&ended).await;
     if ended.state.is_final() {
         controller.integrated(&ended.project);

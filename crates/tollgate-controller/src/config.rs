@@ -12,6 +12,8 @@
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
 //! admin_token_file = "admin.token"  # the admin token's secret; made when missing
 //! read_needs_token = false  # once tokens exist, reads need one too (role read or more)
+//! stall_factor = 3          # a queue with no verdict for this × the median integration
+//! stall_floor = "10m"       # time (and never less than this) is a stalled branch
 //!
 //! [[sched_rules]]           # Coin's: configurations matched → labels their agent must have
 //! match = { "target.os" = "MacOS|IOS" }
@@ -69,6 +71,12 @@ pub struct Config {
     pub admin_token_file: Option<PathBuf>,
     /// Once tokens exist, reads need one too; otherwise only writes do.
     pub read_needs_token: bool,
+    /// A branch whose queue has had no verdict for this many times its median integration
+    /// time is stalled: reported in `/readyz`, `/metrics` and the log.
+    pub stall_factor: u32,
+    /// The least time without a verdict that is a stall: the limit when a branch has no
+    /// history yet, and a floor under fast branches, whose median is seconds.
+    pub stall_floor: Duration,
     pub projects: Vec<ProjectSpec>,
 }
 
@@ -93,6 +101,8 @@ impl Config {
             maintenance_every: 100,
             admin_token_file: None,
             read_needs_token: false,
+            stall_factor: 3,
+            stall_floor: Duration::from_secs(600),
             projects: Vec::new(),
         }
     }
@@ -169,6 +179,12 @@ impl Config {
         }
         config.admin_token_file = file.admin_token_file;
         config.read_needs_token = file.read_needs_token.unwrap_or(false);
+        if let Some(factor) = file.stall_factor {
+            config.stall_factor = factor.max(1);
+        }
+        if let Some(floor) = file.stall_floor {
+            config.stall_floor = parse_duration("stall_floor", &floor)?;
+        }
         config.projects = file.project;
         Ok(config)
     }
@@ -235,6 +251,8 @@ struct File {
     tree_cache_size: Option<String>,
     admin_token_file: Option<PathBuf>,
     read_needs_token: Option<bool>,
+    stall_factor: Option<u32>,
+    stall_floor: Option<String>,
     #[serde(default)]
     project: Vec<ProjectSpec>,
 }
@@ -266,6 +284,10 @@ mod tests {
         assert!(!config.read_needs_token);
         let reads = Config::parse("read_needs_token = true\n", PathBuf::from("/data")).unwrap();
         assert!(reads.read_needs_token);
+        assert_eq!((config.stall_factor, config.stall_floor), (3, Duration::from_secs(600)));
+        let stall = "stall_factor = 5\nstall_floor = \"2m\"\n";
+        let stall = Config::parse(stall, PathBuf::from("/data")).unwrap();
+        assert_eq!((stall.stall_factor, stall.stall_floor), (5, Duration::from_secs(120)));
     }
 
     #[test]

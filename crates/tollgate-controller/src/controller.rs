@@ -37,6 +37,12 @@ pub struct Controller {
     pub(crate) tokens: Tokens,
     /// The logs followed over the API, woken by each write.
     pub(crate) logs: crate::log_watch::LogWatch,
+    /// The counters and histograms of `/metrics`.
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// The branches found stalled at the last look.
+    pub(crate) stalls: crate::stall::Stalls,
+    /// Every gated branch has its task: the service is ready.
+    started: std::sync::atomic::AtomicBool,
     /// Wakes a branch's task: something was staged, or its integration was cancelled.
     wake: Mutex<HashMap<(String, String), Arc<Notify>>>,
     /// Branches whose task runs.
@@ -116,6 +122,9 @@ impl Service {
             runner,
             tokens,
             logs: Default::default(),
+            metrics: Default::default(),
+            stalls: Default::default(),
+            started: std::sync::atomic::AtomicBool::new(false),
             wake: Mutex::new(HashMap::new()),
             branches: Mutex::new(HashMap::new()),
             branch_tasks: std::sync::atomic::AtomicU64::new(0),
@@ -141,10 +150,12 @@ impl Service {
                 controller.gate_branch(&project.spec.name, branch);
             }
         }
+        controller.started.store(true, std::sync::atomic::Ordering::Release);
         tokio::spawn(crate::agents::local::run(controller.clone()));
         tokio::spawn(crate::agents::leases::expire_leases(controller.clone()));
         tokio::spawn(crate::staging::poll(controller.clone()));
         tokio::spawn(crate::maintenance::run(controller.clone()));
+        tokio::spawn(crate::stall::watch(controller.clone()));
         let server = tokio::spawn(crate::http::serve(controller.clone(), listener));
         tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), local_slots = controller.config.local_slots, "tollgate is serving");
         Ok(Service { controller, addr, server })
@@ -162,6 +173,11 @@ impl Service {
 impl Controller {
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether startup has gated every branch.
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Starts the branch's task, once.

@@ -16,11 +16,13 @@ mod integration;
 mod keep;
 mod log_watch;
 mod maintenance;
+mod metrics;
 mod mirrors;
 mod projects;
 mod pushes;
 pub mod secret;
 mod staging;
+mod stall;
 mod tokens;
 
 pub use config::Config;

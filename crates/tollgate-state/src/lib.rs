@@ -16,6 +16,7 @@ mod fill;
 mod integrations;
 mod leases;
 mod lock;
+mod pace;
 mod page;
 #[cfg(test)]
 mod plans;
@@ -35,6 +36,7 @@ pub use fill::History;
 pub use integrations::{Formed, MergeOutcome};
 pub use leases::{ActiveLease, LeaseEnd};
 pub use lock::DataDirLock;
+pub use pace::{Pace, Verdict};
 pub use page::Cursor;
 pub use tokens::StoredToken;
 pub use views::Scope;

@@ -8,7 +8,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
-    Db, changes, events, integrations, leases, projects, tokens, undecided, views, work_items,
+    Db, changes, events, integrations, leases, pace, projects, tokens, undecided, views, work_items,
 };
 
 /// The tables that grow with history.
@@ -63,6 +63,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("work_items::STATE", work_items::STATE),
     ("work_items::LOG_OF", work_items::LOG_OF),
     ("work_items::NEWEST_LOG_OF", work_items::NEWEST_LOG_OF),
+    ("pace::QUEUE", pace::QUEUE),
+    ("pace::VERDICTS", pace::VERDICTS),
 ];
 
 /// The steps of a query's plan, one line each, as `EXPLAIN QUERY PLAN` words them.
@@ -124,6 +126,7 @@ fn every_named_query_is_in_the_list() {
         ("changes", include_str!("changes.rs")),
         ("events", include_str!("events.rs")),
         ("integrations", include_str!("integrations.rs")),
+        ("pace", include_str!("pace.rs")),
         ("tokens", include_str!("tokens.rs")),
         ("views", include_str!("views.rs")),
         ("work_items", include_str!("work_items.rs")),

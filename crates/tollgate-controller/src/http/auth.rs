@@ -30,6 +30,11 @@ pub(crate) struct Caller {
 /// every other method is a write, and a write this table does not name needs an admin, so a
 /// route added later is closed until someone decides.
 pub(crate) fn needed(method: &Method, path: &str, read_needs_token: bool) -> Option<Role> {
+    // A probe of health or readiness carries no secret; it learns nothing but that.
+    let probe = path == super::health::HEALTHZ || path == super::health::READYZ;
+    if probe && (method == Method::GET || method == Method::HEAD) {
+        return None;
+    }
     // The agents' own protocol, reads included: what an agent is given is for agents.
     if path.starts_with("/api/agent/") {
         return Some(Role::Agent);
@@ -155,11 +160,23 @@ mod tests {
 
     #[test]
     fn reads_are_open_unless_configured_but_tokens_are_never() {
-        for path in ["/", "/api/status", "/api/integrations/3", "/api/log"] {
+        for path in ["/", "/api/status", "/api/integrations/3", "/api/log", "/metrics"] {
             assert_eq!(needed(&Method::GET, path, false), None, "{path}");
             assert_eq!(needed(&Method::HEAD, path, true), Some(Role::Read), "{path}");
         }
         assert_eq!(needed(&Method::GET, "/api/tokens", false), Some(Role::Admin));
+    }
+
+    #[test]
+    fn health_probes_need_no_token_even_where_reads_do() {
+        for path in ["/healthz", "/readyz"] {
+            assert_eq!(needed(&Method::GET, path, true), None, "{path}");
+            assert_eq!(needed(&Method::HEAD, path, true), None, "{path}");
+            assert_eq!(needed(&Method::POST, path, true), Some(Role::Admin), "{path}");
+        }
+        assert_eq!(needed(&Method::GET, "/metrics", true), Some(Role::Read));
+        assert_eq!(needed(&Method::GET, "/metrics", false), None);
+        assert_eq!(needed(&Method::GET, "/healthz/more", true), Some(Role::Read));
     }
 
     #[test]

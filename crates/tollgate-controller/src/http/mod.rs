@@ -5,6 +5,7 @@ mod agent;
 mod api;
 mod auth;
 mod errors;
+mod health;
 mod log;
 mod page;
 mod stream;
@@ -26,6 +27,9 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
     let shutdown = controller.shutdown.clone();
     let app = Router::new()
         .route("/", get(page::status))
+        .route(health::HEALTHZ, get(health::healthz))
+        .route(health::READYZ, get(health::readyz))
+        .route(health::METRICS, get(health::metrics))
         .route(routes::STATUS, get(api::status))
         .route(routes::PROJECTS, get(api::projects).post(api::add_project))
         .route(routes::REMOVE_PROJECT, post(api::remove_project))

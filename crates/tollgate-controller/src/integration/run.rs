@@ -31,6 +31,7 @@ use crate::agents::leases::Adopted as AdoptedLease;
 use crate::agents::{Assignment, Job, Queued, Reported, WorkRef, attributes};
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
+use crate::metrics::SystemError;
 
 pub async fn run(
     controller: &Arc<Controller>,
@@ -329,19 +330,24 @@ impl<'a> Run<'a> {
 
     /// Takes in how a work item's task ended; an error is retried while attempts are left.
     async fn take(&mut self, index: usize, ended: Ended) -> Result<(), ControllerError> {
+        let controller = self.controller;
+        let metrics = &controller.metrics;
         let mut retry = true;
         let mut ack = None;
         let (state, failure, log, lease) = match ended {
             Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
             Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
             Ended::System(message) => {
+                metrics.system_error(SystemError::StartFailed);
                 (WorkItemState::Error, Some(self.failure_view(index, None, &message)), None, None)
             }
             Ended::Unplaceable(message) => {
                 retry = false;
+                metrics.system_error(SystemError::Unplaceable);
                 (WorkItemState::Error, Some(self.failure_view(index, None, &message)), None, None)
             }
             Ended::Lost { lease, agent } => {
+                metrics.system_error(SystemError::AgentLost);
                 let message = format!(
                     "agent {agent} was lost: no heartbeat for {} s; the work item runs again",
                     self.controller.pool.leases.term.as_secs()
@@ -379,6 +385,10 @@ impl<'a> Run<'a> {
                 (report.state, failure, log, Some(lease))
             }
         };
+        // An error under a lease: it ran, and the machine failed it.
+        if state == WorkItemState::Error && lease.is_some() {
+            metrics.system_error(SystemError::RunErrored);
+        }
         let recorded = match failure {
             Some(failure) if state == WorkItemState::Error && retry => {
                 let lease = lease.map(|lease| (lease, LeaseEnd::Released));
@@ -419,6 +429,7 @@ impl<'a> Run<'a> {
         let db = &self.controller.db;
         db.item_retried(self.integration, &id, &failure.message, delay.as_millis() as u64, lease)
             .await?;
+        self.controller.metrics.retried();
         self.jobs.jobs[index].state = JobState::Waiting;
         self.not_before.insert(index, Instant::now() + delay);
         Ok(())
@@ -450,6 +461,9 @@ impl<'a> Run<'a> {
         };
         if let Some(failure) = &failure {
             self.failures.insert(index, failure.clone());
+        }
+        if state == WorkItemState::Reused {
+            self.controller.metrics.reused();
         }
         self.record(index, &WorkItemEnd { state, failure, log_digest: log, lease }).await
     }
@@ -529,6 +543,7 @@ async fn run_item(
         Err(ended) => return ended,
     };
     drop(queued);
+    let started = Instant::now();
     let ended = match assignment.reports {
         None => {
             // Each line written wakes the log's followers.
@@ -555,7 +570,35 @@ async fn run_item(
         }
     };
     controller.pool.release(&work);
+    if let Some(outcome) = ran_outcome(&ended) {
+        controller.metrics.work_item_ran(&item.id.config, outcome, started.elapsed());
+    }
     ended
+}
+
+/// How a run on an agent ended, as the work item's state names it; `None` when nothing ran
+/// (the agent found the build key in its store). Only for what ended after an agent took the
+/// work item.
+fn ran_outcome(ended: &Ended) -> Option<&'static str> {
+    let state = match ended {
+        Ended::Ran(finished, _) => match &finished.outcome {
+            Outcome::Passed if finished.reused => return None,
+            Outcome::Passed => WorkItemState::Passed,
+            Outcome::Failed(_) => WorkItemState::Failed,
+            Outcome::Error(_) => WorkItemState::Error,
+            Outcome::Cancelled => WorkItemState::Cancelled,
+        },
+        Ended::Reported(reported, _) if reported.report.state == WorkItemState::Reused => {
+            return None;
+        }
+        Ended::Reported(reported, _) => reported.report.state,
+        // The lease expired: it ran until its agent went silent.
+        Ended::Lost { .. } => WorkItemState::Error,
+        // Taken back from a remote agent: the gate decided while it ran.
+        Ended::Cancelled => WorkItemState::Cancelled,
+        _ => return None,
+    };
+    Some(state.as_str())
 }
 
 /// Waits for a remote run's report; cancelling takes the lease back (the agent drops the run

@@ -3,6 +3,7 @@
 mod support;
 
 mod gating;
+mod metrics;
 mod mirrors;
 mod new_user;
 mod streams;

@@ -115,8 +115,10 @@ async fn a_work_items_log_streams_while_it_runs_and_ends_when_it_has() {
     let db = gate.controller().db();
     let integration =
         within(|| async { db.change(staged[0].id).await.unwrap().unwrap().integration }).await;
+    // Planned, but the library's build runs first: followed before it starts, the stream
+    // waits for the log.
+    within(|| async { db.item_state(integration, "demo/app:linux:Build").await.unwrap() }).await;
     let path = format!("/api/log/stream?item=demo/app:linux:Build&integration={integration}");
-    // Followed before it starts: the stream waits for the log.
     let mut follower = Reader::open(&gate, &path, None).await;
     let mut text = String::new();
     while !text.contains("building app") {
