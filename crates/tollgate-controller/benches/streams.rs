@@ -2,7 +2,9 @@
 //! server-sent events (`/api/log/stream`): a work item prints the wall clock in nanoseconds
 //! every 10 ms, and each client takes the time it read the line less the time printed in it.
 //! Printed: p50, p99 and the worst over every line of every client, for 1 client and for 200
-//! following the same log at once.
+//! following the same log at once. The work item waits 2 s before its first line, so that
+//! every client is connected by then: a client that connects late reads what it missed at
+//! once, and that catching up is not the stream's delay.
 //!
 //! `cargo bench -p tollgate-controller --bench streams`. Environment: `TOLLGATE_BENCH_LINES`
 //! (500 per run), `TOLLGATE_BENCH_CLIENTS` (200).
@@ -21,7 +23,7 @@ fn module(lines: usize) -> String {
 instructions:
   Build:
     - type: ExecuteCommand
-      command: ["sh", "-c", "i=0; while [ $i -lt {lines} ]; do date +%s%N; i=$((i+1)); sleep 0.01; done"]
+      command: ["sh", "-c", "sleep 2; i=0; while [ $i -lt {lines} ]; do date +%s%N; i=$((i+1)); sleep 0.01; done"]
       maxTimeInSeconds: 600
       maxTimeBetweenOutput: 60
       userMessageOnFailure: "the printer failed"

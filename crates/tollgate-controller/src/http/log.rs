@@ -156,6 +156,8 @@ async fn stored(controller: &Controller, digest: &str) -> Result<tokio::fs::File
 enum Reading {
     /// Nothing yet: the work item waits to start.
     NotYet,
+    /// It started, but its file is not there yet: the first write wakes the follower.
+    Starting(tokio::sync::watch::Receiver<u64>),
     /// The file as it grows, with what wakes the follower when it is written.
     Live(tokio::fs::File, tokio::sync::watch::Receiver<u64>),
     /// A stored log, whole: it grows no more.
@@ -174,6 +176,9 @@ struct LogFollower {
     /// The state's writes: the work item started, or ended.
     writes: tokio::sync::watch::Receiver<u64>,
     ended: bool,
+    /// Whether the work item may have ended since it was last asked: only a write of the
+    /// state can end it, so a write of the log alone costs no query.
+    ask_state: bool,
 }
 
 /// `GET /api/log/stream`: the log as server-sent events, woken by each write of the file.
@@ -196,6 +201,7 @@ pub async fn stream(
         offset: super::stream::last_event_id(&headers).map_or(0, |id| id.max(0) as u64),
         carry: Vec::new(),
         ended: false,
+        ask_state: true,
     };
     let events = futures_util::stream::unfold(follower, |mut follower| async move {
         let event = follower.next().await?;
@@ -216,7 +222,7 @@ impl LogFollower {
             if let Some(piece) = self.read().await {
                 return Some(piece);
             }
-            let final_now = self.is_final().await;
+            let final_now = std::mem::take(&mut self.ask_state) && self.is_final().await;
             // Read once more after the end was seen: the last lines come with it.
             if final_now
                 && !matches!(self.reading, Reading::NotYet)
@@ -230,13 +236,18 @@ impl LogFollower {
             }
             let wrote = async {
                 match &mut self.reading {
-                    Reading::Live(_, written) => written.changed().await.is_ok(),
+                    Reading::Live(_, written) | Reading::Starting(written) => {
+                        written.changed().await.is_ok()
+                    }
                     _ => std::future::pending().await,
                 }
             };
             tokio::select! {
                 _ = wrote => {}
-                changed = self.writes.changed() => changed.ok()?,
+                changed = self.writes.changed() => {
+                    changed.ok()?;
+                    self.ask_state = true;
+                }
                 () = self.controller.shutdown.cancelled() => return None,
                 // A writer that did not say so (a file written by hand) is still seen.
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -254,12 +265,14 @@ impl LogFollower {
 
     /// Whole lines read past the offset, if any; opens the log first when it is there now.
     async fn read(&mut self) -> Option<axum::response::sse::Event> {
-        if matches!(self.reading, Reading::NotYet) {
-            self.reading = self.open().await?;
+        if matches!(self.reading, Reading::NotYet | Reading::Starting(_))
+            && let Some(reading) = self.open().await
+        {
+            self.reading = reading;
         }
         let file = match &mut self.reading {
             Reading::Live(file, _) | Reading::Stored(file) => file,
-            Reading::NotYet => return None,
+            Reading::NotYet | Reading::Starting(_) => return None,
         };
         let mut buffer = vec![0; 64 << 10];
         loop {
@@ -292,18 +305,23 @@ impl LogFollower {
     async fn open(&mut self) -> Option<Reading> {
         use tokio::io::AsyncSeekExt;
         let source = self.controller.db.log_of(self.integration, &self.item).await.ok()??;
-        let live = match &source.path {
-            Some(path) => {
-                // Followed before it is opened: no write between the two is missed.
-                let written = self.controller.logs.follow(std::path::Path::new(path));
-                tokio::fs::File::open(path).await.ok().map(|file| (file, written))
-            }
-            None => None,
+        // Followed before it is opened: no write between the two is missed.
+        let followed = source.path.as_ref().map(|path| {
+            let written = self.controller.logs.follow(std::path::Path::new(path));
+            (path, written)
+        });
+        let live = match followed {
+            Some((path, written)) => match tokio::fs::File::open(path).await {
+                Ok(file) => Ok((file, written)),
+                Err(_) => Err(Some(written)),
+            },
+            None => Err(None),
         };
         let mut reading = match (live, &source.digest) {
-            (Some((file, written)), _) => Reading::Live(file, written),
-            (None, Some(digest)) => Reading::Stored(stored(&self.controller, digest).await.ok()?),
-            (None, None) => return None,
+            (Ok((file, written)), _) => Reading::Live(file, written),
+            (Err(_), Some(digest)) => Reading::Stored(stored(&self.controller, digest).await.ok()?),
+            (Err(Some(written)), None) => return Some(Reading::Starting(written)),
+            (Err(None), None) => return None,
         };
         if let Reading::Live(file, _) | Reading::Stored(file) = &mut reading {
             file.seek(std::io::SeekFrom::Start(self.offset)).await.ok()?;
