@@ -12,6 +12,7 @@
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
 //! admin_token_file = "admin.token"  # the admin token's secret; made when missing
 //! read_needs_token = false  # once tokens exist, reads need one too (role read or more)
+//! base_path = "/tollgate"   # served under this path, behind a reverse proxy (none by default)
 //! stall_factor = 3          # a queue with no verdict for this × the median integration
 //! stall_floor = "10m"       # time (and never less than this) is a stalled branch
 //!
@@ -71,6 +72,9 @@ pub struct Config {
     pub admin_token_file: Option<PathBuf>,
     /// Once tokens exist, reads need one too; otherwise only writes do.
     pub read_needs_token: bool,
+    /// The path the service is served under (`/tollgate`, without a trailing slash), behind
+    /// a reverse proxy; empty at the root.
+    pub base_path: String,
     /// A branch whose queue has had no verdict for this many times its median integration
     /// time is stalled: reported in `/readyz`, `/metrics` and the log.
     pub stall_factor: u32,
@@ -101,6 +105,7 @@ impl Config {
             maintenance_every: 100,
             admin_token_file: None,
             read_needs_token: false,
+            base_path: String::new(),
             stall_factor: 3,
             stall_floor: Duration::from_secs(600),
             projects: Vec::new(),
@@ -179,6 +184,9 @@ impl Config {
         }
         config.admin_token_file = file.admin_token_file;
         config.read_needs_token = file.read_needs_token.unwrap_or(false);
+        if let Some(base) = file.base_path {
+            config.base_path = base_path(&base)?;
+        }
         if let Some(factor) = file.stall_factor {
             config.stall_factor = factor.max(1);
         }
@@ -228,6 +236,21 @@ pub fn parse_duration_text(text: &str) -> Option<Duration> {
     })
 }
 
+/// A base path as the service uses it: `/tollgate`, from `tollgate`, `/tollgate/` or `/`.
+pub fn base_path(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_matches('/');
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '~');
+    if !trimmed.chars().all(fits) || trimmed.contains("//") {
+        return Err(format!(
+            "base_path: `{text}` is not a path (letters, digits, `-`, `_`, `.`, `~` between `/`)"
+        ));
+    }
+    Ok(match trimmed {
+        "" => String::new(),
+        path => format!("/{path}"),
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -251,6 +274,7 @@ struct File {
     tree_cache_size: Option<String>,
     admin_token_file: Option<PathBuf>,
     read_needs_token: Option<bool>,
+    base_path: Option<String>,
     stall_factor: Option<u32>,
     stall_floor: Option<String>,
     #[serde(default)]
@@ -282,6 +306,10 @@ mod tests {
         assert_eq!(config.projects[0].branches, vec!["main".to_owned()]);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(!config.read_needs_token);
+        assert_eq!(base_path("/tollgate/").unwrap(), "/tollgate");
+        assert_eq!(base_path("ci/tollgate").unwrap(), "/ci/tollgate");
+        assert_eq!(base_path("/").unwrap(), "");
+        assert!(base_path("/a b").is_err());
         let reads = Config::parse("read_needs_token = true\n", PathBuf::from("/data")).unwrap();
         assert!(reads.read_needs_token);
         assert_eq!((config.stall_factor, config.stall_floor), (3, Duration::from_secs(600)));

@@ -61,13 +61,30 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         // would be open.
         .layer(axum::middleware::from_fn_with_state(controller.clone(), auth::check))
         .layer(axum::middleware::from_fn(errors::as_json))
-        .with_state(controller);
+        .with_state(controller.clone());
+    // Behind a reverse proxy at `https://host/tollgate/`: every route under the base path,
+    // and the routes see their own paths (`/api/...`), so the checks of tokens do not change.
+    let base = &controller.config.base_path;
+    let app = match base.is_empty() {
+        true => app,
+        false => Router::new()
+            .nest(base, app)
+            // `https://host/tollgate/`, as a proxy's location is written, is the page too.
+            .route(&format!("{base}/"), get(page_at_base))
+            .fallback(errors::unknown_route)
+            .layer(axum::middleware::from_fn(errors::as_json)),
+    };
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
     if let Err(error) = served {
         tracing::error!(%error, "the HTTP server stopped");
     }
+}
+
+/// `BASE/` leads to `BASE`, where the page is.
+async fn page_at_base(uri: axum::http::Uri) -> axum::response::Redirect {
+    axum::response::Redirect::permanent(uri.path().trim_end_matches('/'))
 }
 
 impl IntoResponse for ControllerError {

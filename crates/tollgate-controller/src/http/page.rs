@@ -13,17 +13,18 @@ use crate::error::ControllerError;
 pub async fn status(
     State(controller): State<Arc<Controller>>,
 ) -> Result<Html<String>, ControllerError> {
-    Ok(Html(render(&controller.status().await?)))
+    Ok(Html(render(&controller.status().await?, &controller.config.base_path)))
 }
 
-fn render(status: &Status) -> String {
+/// Links start with `base`, the path the service is served under.
+fn render(status: &Status, base: &str) -> String {
     let mut page = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tollgate</title>\
          <meta http-equiv=\"refresh\" content=\"5\"></head><body><h1>tollgate</h1>",
     );
     let _ = write!(
         page,
-        "<p>slots busy: {} of {} · <a href=\"/api/status\">JSON</a></p>",
+        "<p>slots busy: {} of {} · <a href=\"{base}/api/status\">JSON</a></p>",
         status.slots_busy, status.slots
     );
     for branch in &status.branches {
@@ -56,7 +57,7 @@ fn render(status: &Status) -> String {
                 current.state.as_str()
             );
             for item in &current.work_items {
-                row(&mut page, item);
+                row(&mut page, item, base);
             }
             page.push_str("</table>");
         }
@@ -65,7 +66,7 @@ fn render(status: &Status) -> String {
             for integration in &branch.recent {
                 let _ = write!(
                     page,
-                    "<li><a href=\"/api/integrations/{0}\">integration {0}</a>: {1}, {2}</li>",
+                    "<li><a href=\"{base}/api/integrations/{0}\">integration {0}</a>: {1}, {2}</li>",
                     integration.id,
                     integration.state.as_str(),
                     integration.outcome()
@@ -78,11 +79,11 @@ fn render(status: &Status) -> String {
     page
 }
 
-fn row(page: &mut String, item: &WorkItemView) {
+fn row(page: &mut String, item: &WorkItemView, base: &str) {
     let log = item
         .log
         .as_deref()
-        .map_or(String::new(), |log| format!("<a href=\"{}\">log</a>", escape(log)));
+        .map_or(String::new(), |log| format!("<a href=\"{base}{}\">log</a>", escape(log)));
     let _ = write!(
         page,
         "<tr><td>{}</td><td>{}</td><td>{log}</td></tr>",

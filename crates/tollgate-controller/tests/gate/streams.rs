@@ -152,3 +152,27 @@ async fn a_work_items_log_streams_while_it_runs_and_ends_when_it_has() {
     assert_eq!(missing.status(), 404);
     gate.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_at_a_base_path_every_route_and_link_is_under_it() {
+    let gate = Gate::start(Setup { base_path: "/tollgate", ..Setup::default() }).await;
+    let get = |path: &str| reqwest::get(gate.url(path));
+    let status = get("/tollgate/api/status").await.unwrap();
+    assert_eq!(status.status(), 200);
+    let outside = get("/api/status").await.unwrap();
+    assert_eq!(outside.status(), 404);
+    let error: serde_json::Value = outside.json().await.unwrap();
+    assert_eq!(error["error"], "no route GET /api/status");
+    // The page links under the base path.
+    let page = get("/tollgate/").await.unwrap().text().await.unwrap();
+    assert!(page.contains("href=\"/tollgate/api/status\""), "{page}");
+    // Streams and the checks of tokens see the routes as they are.
+    let mut follower = Reader::open(&gate, "/tollgate/api/events/stream", None).await;
+    let change = gate.commit("demo/app", "origin/main", &[("p.txt", "p\n")], "Proxied");
+    let staged = gate.stage(&[&change]).await;
+    assert_eq!(follower.next().await.unwrap().event, "staged");
+    assert_eq!(gate.ended(&staged).await[0].state, ChangeState::Merged);
+    let healthy = get("/tollgate/healthz").await.unwrap();
+    assert_eq!(healthy.status(), 200);
+    gate.stop().await;
+}

@@ -42,6 +42,8 @@ pub struct Setup {
     /// The projects are added through the controller once it runs (as `tollgate project add`
     /// does), not listed in its configuration.
     pub added: bool,
+    /// `base_path` of the service.
+    pub base_path: &'static str,
 }
 
 impl Gate {
@@ -79,6 +81,7 @@ impl Gate {
             config.admin_token_file = Some(tmp.path().join("admin.token"));
         }
         config.read_needs_token = setup.read_needs_token;
+        config.base_path = setup.base_path.to_owned();
         config.projects = vec![
             ProjectSpec {
                 name: "demo/lib".into(),

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// not exist, made anew and written there (readable by this user only).
     #[arg(long, value_name = "FILE", value_parser = super::paths::absolute)]
     pub admin_token_file: Option<PathBuf>,
+    /// Serves everything under this path, behind a reverse proxy at `https://host/PATH/`;
+    /// clients then use `--server https://host/PATH`.
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
     /// Makes two example repositories (the C project of examples/sources), gates one, stages a
     /// change, and shows where to look. Its data directory is DATA_DIR/demo.
     #[arg(long)]
@@ -82,6 +86,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if args.no_sandbox {
         config.sandbox = false;
+    }
+    if let Some(base) = &args.base_path {
+        config.base_path =
+            tollgate_controller::config::base_path(base).map_err(anyhow::Error::msg)?;
     }
     if let Some(file) = &args.admin_token_file {
         config.admin_token_file = Some(file.clone());
