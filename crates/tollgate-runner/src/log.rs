@@ -12,6 +12,7 @@
 //! so, so that a runaway build fills neither the disk nor memory. A write that fails (a full
 //! disk) is remembered: the work item then ends as the system's error, not the change's.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -90,25 +91,36 @@ impl Log {
 
     /// Writes one line; `text` holds no newline (one is stripped if there).
     pub fn line(&self, stream: Stream, text: &str) {
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        let stamp = humantime::format_rfc3339_millis(SystemTime::now());
-        let line = format!("{stamp} {} {text}\n", stream.mark());
+        self.lines(stream, &[text]);
+    }
+
+    /// Writes lines that came together, stamped with the same time, in one write: a process
+    /// that prints fast costs a write per read, not per line.
+    pub fn lines(&self, stream: Stream, texts: &[&str]) {
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if inner.capped {
-            return;
+        let mut batch = String::new();
+        for text in texts {
+            if inner.capped {
+                break;
+            }
+            let text = text.strip_suffix('\n').unwrap_or(text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            let size = (stamp.len() + 5 + text.len() + 1) as u64;
+            if inner.written + batch.len() as u64 + size + CAP_NOTE_ROOM > inner.cap {
+                inner.capped = true;
+                let _ = writeln!(
+                    batch,
+                    "{stamp} sys the log reached its limit of {} bytes; further output is dropped",
+                    inner.cap
+                );
+                break;
+            }
+            let _ = writeln!(batch, "{stamp} {} {text}", stream.mark());
         }
-        let size = line.len() as u64;
-        if inner.written + size + CAP_NOTE_ROOM > inner.cap {
-            inner.capped = true;
-            let note = format!(
-                "{stamp} sys the log reached its limit of {} bytes; further output is dropped\n",
-                inner.cap
-            );
-            inner.write(&note);
-            return;
+        if !batch.is_empty() {
+            inner.write(batch);
         }
-        inner.write(&line);
     }
 
     /// The first write that failed, if any.
@@ -119,16 +131,17 @@ impl Log {
 }
 
 impl Inner {
-    fn write(&mut self, line: &str) {
+    /// Writes whole lines, and hands them to the observer.
+    fn write(&mut self, lines: String) {
         if self.failed.is_some() {
             return;
         }
-        match self.file.write_all(line.as_bytes()) {
-            Ok(()) => self.written += line.len() as u64,
+        match self.file.write_all(lines.as_bytes()) {
+            Ok(()) => self.written += lines.len() as u64,
             Err(error) => self.failed = Some(error),
         }
         if let Some(observer) = &self.observer
-            && observer.send(line.to_owned()).is_err()
+            && observer.send(lines).is_err()
         {
             // The reader went away; the log goes on without it.
             self.observer = None;

@@ -191,7 +191,7 @@ impl Pump {
         let Some(mut pipe) = pipe else { return pumped };
         let mut first = true;
         let mut line: Vec<u8> = Vec::new();
-        let mut chunk = vec![0; 8192];
+        let mut chunk = vec![0; 64 << 10];
         loop {
             let read = match pipe.read(&mut chunk).await {
                 Ok(0) | Err(_) => break,
@@ -203,9 +203,11 @@ impl Pump {
                 pumped.captured.extend_from_slice(&chunk[..read.min(room)]);
                 continue;
             }
+            // The lines this read ended go to the log together.
+            let mut ended: Vec<String> = Vec::new();
             for &byte in &chunk[..read] {
                 if byte == b'\n' || line.len() >= MAX_LINE {
-                    self.line(&line, &mut first, &mut pumped);
+                    self.line(&line, &mut first, &mut pumped, &mut ended);
                     line.clear();
                     if byte == b'\n' {
                         continue;
@@ -213,20 +215,26 @@ impl Pump {
                 }
                 line.push(byte);
             }
+            let texts: Vec<&str> = ended.iter().map(String::as_str).collect();
+            self.log.lines(self.stream, &texts);
         }
         if !line.is_empty() {
-            self.line(&line, &mut first, &mut pumped);
+            let mut ended = Vec::new();
+            self.line(&line, &mut first, &mut pumped, &mut ended);
+            let texts: Vec<&str> = ended.iter().map(String::as_str).collect();
+            self.log.lines(self.stream, &texts);
         }
         pumped
     }
 
-    fn line(&self, line: &[u8], first: &mut bool, pumped: &mut Pumped) {
+    /// A line ended: the sandbox's start line is taken out, the others go to `ended`.
+    fn line(&self, line: &[u8], first: &mut bool, pumped: &mut Pumped, ended: &mut Vec<String>) {
         let text = String::from_utf8_lossy(line);
         if std::mem::take(first) && self.started_line == Some(&*text) {
             pumped.started = true;
             return;
         }
-        self.log.line(self.stream, &text);
+        ended.push(text.into_owned());
     }
 }
 

@@ -12,6 +12,9 @@
 //! disk costs), `TOLLGATE_BENCH_LOCAL=1` for the controller's own 2 slots instead of the agents (the same
 //! work without the wire, for comparison). The CPU time of the controller and of the agents
 //! over each run is printed too: on two cores it is what the rate comes down to.
+//! `TOLLGATE_BENCH_LOG_MB=N` measures log ingest instead: one work item prints N MB of
+//! 100-byte lines through an agent, and the MB/s from its start to its end at the controller
+//! (its whole log streamed there) is printed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,8 +34,10 @@ fn main() {
     let reps = number("TOLLGATE_BENCH_REPS", 3);
     let idle = number("TOLLGATE_BENCH_IDLE_SECS", 60);
     let local = std::env::var("TOLLGATE_BENCH_LOCAL").is_ok_and(|v| v == "1");
+    let log_mb = number("TOLLGATE_BENCH_LOG_MB", 0);
+    let items = if log_mb > 0 { 1 } else { items };
     let tmp = tempfile::tempdir().unwrap();
-    let site = Site::new(tmp.path(), items, local);
+    let site = Site::new(tmp.path(), items, local, log_mb);
     if std::env::var_os("TOLLGATE_BENCH_KEEP").is_some() {
         println!("agents: the site stays in {}", tmp.path().display());
         std::mem::forget(tmp);
@@ -42,6 +47,14 @@ fn main() {
         let before = site.cpu();
         let (rate, wall) = site.integrate(&format!("rep{rep}"), items);
         let after = site.cpu();
+        if log_mb > 0 {
+            println!(
+                "agents: {log_mb} MB of log through an agent at {:.0} MB/s",
+                rate * log_mb as f64
+            );
+            rates.push(rate * log_mb as f64);
+            continue;
+        }
         let per_item = |a: u64, b: u64| (b - a) as f64 * 10.0 / items as f64;
         println!(
             "agents: {items} work items at {rate:.1} items/s; staged to merged in {wall:.2} s; \
@@ -54,7 +67,12 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     let how = if local { "the controller's 2 local slots" } else { "2 agents, 1 slot each" };
-    println!("agents: median {median:.1} work items/s over {reps} runs ({how})");
+    match log_mb {
+        0 => println!("agents: median {median:.1} work items/s over {reps} runs ({how})"),
+        mb => {
+            println!("agents: median {median:.0} MB/s of log over {reps} runs of {mb} MB ({how})")
+        }
+    }
     if std::env::var("TOLLGATE_BENCH_BUILDBOT").is_ok_and(|v| v == "1") {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/buildbot/run.sh");
@@ -91,12 +109,19 @@ impl Drop for Site {
 }
 
 impl Site {
-    fn new(dir: &Path, items: u64, local: bool) -> Site {
+    fn new(dir: &Path, items: u64, local: bool, log_mb: u64) -> Site {
         let work = dir.join("work");
         std::fs::create_dir_all(work.join("coin/platform_configs")).unwrap();
+        let command = match log_mb {
+            0 => "[\"true\"]".to_owned(),
+            mb => format!(
+                "[\"sh\", \"-c\", \"head -c {} /dev/zero | tr '\\\\0' x | fold -w 99\"]",
+                mb * 1_000_000
+            ),
+        };
         std::fs::write(
             work.join("coin/module_config.yaml"),
-            "version: 2\ninstructions:\n  Build:\n    - type: ExecuteCommand\n      command: [\"true\"]\n      maxTimeInSeconds: 60\n      maxTimeBetweenOutput: 60\n      userMessageOnFailure: \"true failed\"\n",
+            format!("version: 2\ninstructions:\n  Build:\n    - type: ExecuteCommand\n      command: {command}\n      maxTimeInSeconds: 600\n      maxTimeBetweenOutput: 60\n      userMessageOnFailure: \"the command failed\"\n"),
         )
         .unwrap();
         let mut platforms = String::from("Version: 2\nConfigurations:\n");
