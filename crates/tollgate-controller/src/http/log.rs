@@ -179,6 +179,8 @@ struct LogFollower {
     /// Whether the work item may have ended since it was last asked: only a write of the
     /// state can end it, so a write of the log alone costs no query.
     ask_state: bool,
+    /// A reused work item's first line, which says whose log follows; sent before it.
+    heading: Option<String>,
 }
 
 /// `GET /api/log/stream`: the log as server-sent events, woken by each write of the file.
@@ -202,6 +204,7 @@ pub async fn stream(
         carry: Vec::new(),
         ended: false,
         ask_state: true,
+        heading: None,
     };
     let events = futures_util::stream::unfold(follower, |mut follower| async move {
         let event = follower.next().await?;
@@ -270,6 +273,10 @@ impl LogFollower {
         {
             self.reading = reading;
         }
+        if let Some(heading) = self.heading.take() {
+            let heading = heading.trim_end_matches('\n').to_owned();
+            return Some(axum::response::sse::Event::default().data(heading));
+        }
         let file = match &mut self.reading {
             Reading::Live(file, _) | Reading::Stored(file) => file,
             Reading::NotYet | Reading::Starting(_) => return None,
@@ -319,7 +326,14 @@ impl LogFollower {
         };
         let mut reading = match (live, &source.digest) {
             (Ok((file, written)), _) => Reading::Live(file, written),
-            (Err(_), Some(digest)) => Reading::Stored(stored(&self.controller, digest).await.ok()?),
+            (Err(_), Some(digest)) => {
+                let file = stored(&self.controller, digest).await.ok()?;
+                // Said once, at the start: not a byte of the stored log, so not in the offset.
+                if self.offset == 0 {
+                    self.heading = reused_heading(&self.controller, &source).await;
+                }
+                Reading::Stored(file)
+            }
             (Err(Some(written)), None) => return Some(Reading::Starting(written)),
             (Err(None), None) => return None,
         };

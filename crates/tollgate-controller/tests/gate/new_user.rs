@@ -93,6 +93,11 @@ async fn a_reused_work_items_log_says_it_was_reused_and_of_which_run() {
     assert!(heading.starts_with("tollgate: nothing ran: this work item reused"), "{log}");
     assert!(heading.contains("of demo/lib:linux:Build, run at 20"), "{heading}");
     assert!(log.contains("building lib"), "the earlier run's log follows: {log}");
+    // Followed, it says the same first.
+    let path = format!("/api/log/stream?item=demo/lib:linux:Build&integration={}", integration.id);
+    let streamed = reqwest::get(gate.url(&path)).await.unwrap().text().await.unwrap();
+    let said = streamed.lines().find(|line| line.starts_with("data:")).unwrap();
+    assert_eq!(said.strip_prefix("data: "), Some(heading), "{streamed}");
     // The run that made the result has its own log, without the heading.
     let path =
         format!("/api/log?item=demo/lib:linux:Build&integration={}", first[0].integration.unwrap());
