@@ -89,17 +89,11 @@ fn main() {
             };
             let controller = &service.controller;
             let change = controller.stage(&request).await.unwrap()[0].id;
-            let integration = loop {
-                if let Some(id) = controller.db().change(change).await.unwrap().unwrap().integration
-                {
-                    break id;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            };
+            let db = controller.db();
+            let integration =
+                until(db, async || db.change(change).await.unwrap().unwrap().integration).await;
             // Followed once it is planned: before, the work item is not known (404).
-            while controller.db().item_state(integration, ITEM).await.unwrap().is_none() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            until(db, async || db.item_state(integration, ITEM).await.unwrap()).await;
             let url = format!(
                 "http://{}/api/log/stream?item={ITEM}&integration={integration}",
                 service.addr
@@ -120,17 +114,26 @@ fn main() {
             );
             assert_eq!(latencies.len(), lines * followers, "every client got every line");
             // Merged before the next run is made on top of it.
-            loop {
-                let now = controller.db().change(change).await.unwrap().unwrap();
-                if now.state.is_final() {
-                    assert_eq!(now.state, tollgate_api::ChangeState::Merged, "{:?}", now.rejection);
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            let ended = until(db, async || {
+                let now = db.change(change).await.unwrap().unwrap();
+                now.state.is_final().then_some(now)
+            })
+            .await;
+            assert_eq!(ended.state, tollgate_api::ChangeState::Merged, "{:?}", ended.rejection);
         }
         service.stop().await;
     });
+}
+
+/// Looks again after each write of the state until `check` answers.
+async fn until<T>(db: &tollgate_state::Db, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let mut writes = db.writes();
+    loop {
+        if let Some(answer) = check().await {
+            return answer;
+        }
+        writes.changed().await.unwrap();
+    }
 }
 
 /// Follows the log to its end; the delay of each line printed by the work item, in ms.

@@ -84,22 +84,23 @@ impl Controller {
             return;
         }
         let names: Vec<String> = refs.iter().map(|(name, _)| name.clone()).collect();
-        let deleted = blocking(move || mirror.delete_staging_refs(&refs)).await;
-        match deleted.map_err(|e| e.to_string()).and_then(|d| d.map_err(|e| e.to_string())) {
-            Ok(gone) => {
-                for (name, gone) in names.iter().zip(gone) {
-                    if !gone {
-                        tracing::info!(project, name, "the staging ref moved meanwhile; it stays");
-                        continue;
-                    }
-                    tracing::info!(project, name, "the decided change's staging ref is removed");
-                    if let Err(error) = self.db.forget_staging_ref(project, name).await {
-                        tracing::warn!(project, name, %error, "cannot forget the staging ref");
-                    }
-                }
-            }
+        let deleted: Result<Vec<bool>, ControllerError> =
+            async { Ok(blocking(move || mirror.delete_staging_refs(&refs)).await??) }.await;
+        let gone = match deleted {
+            Ok(gone) => gone,
             Err(error) => {
-                tracing::warn!(project, ?names, %error, "cannot remove the staging refs of decided changes")
+                tracing::warn!(project, ?names, %error, "cannot remove the staging refs of decided changes");
+                return;
+            }
+        };
+        for (name, gone) in names.iter().zip(gone) {
+            if !gone {
+                tracing::info!(project, name, "the staging ref moved meanwhile; it stays");
+                continue;
+            }
+            tracing::info!(project, name, "the decided change's staging ref is removed");
+            if let Err(error) = self.db.forget_staging_ref(project, name).await {
+                tracing::warn!(project, name, %error, "cannot forget the staging ref");
             }
         }
     }

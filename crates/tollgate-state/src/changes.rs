@@ -125,21 +125,7 @@ impl Db {
                 "change {id} is in integration {integration}, which is running; `tollgate cancel {integration}` puts it back to staged first"
             )));
         }
-        sqlx::query("UPDATE changes SET state = 'unstaged' WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        Event {
-            kind: "unstaged",
-            project,
-            branch,
-            integration: None,
-            change: Some(id),
-            work_item: None,
-            detail: json!({ "commit": view.commit }),
-        }
-        .append(&mut tx)
-        .await?;
+        set_unstaged(&mut tx, project, branch, id, json!({ "commit": view.commit })).await?;
         self.commit(tx).await?;
         Ok(self.change(id).await?.expect("just written"))
     }
@@ -276,6 +262,30 @@ impl Db {
         .await?;
         Ok(())
     }
+}
+
+/// Marks a waiting change unstaged, with its entry in the log.
+pub(crate) async fn set_unstaged(
+    tx: &mut sqlx::SqliteConnection,
+    project: &str,
+    branch: &str,
+    id: i64,
+    detail: serde_json::Value,
+) -> Result<(), StateError> {
+    sqlx::query("UPDATE changes SET state = 'unstaged' WHERE id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let event = Event {
+        kind: "unstaged",
+        project,
+        branch,
+        integration: None,
+        change: Some(id),
+        work_item: None,
+        detail,
+    };
+    event.append(tx).await
 }
 
 fn change_view(row: &sqlx::sqlite::SqliteRow) -> Result<ChangeView, StateError> {

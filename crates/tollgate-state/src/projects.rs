@@ -6,7 +6,6 @@ use tollgate_api::{ProjectSpec, ProjectView};
 
 use serde_json::json;
 
-use crate::events::Event;
 use crate::{Db, StateError, now_ms};
 
 /// The changes staged on a branch, with their commits.
@@ -135,21 +134,8 @@ impl Db {
             let staged: Vec<(i64, String)> =
                 sqlx::query_as(STAGED_ON).bind(project).bind(branch).fetch_all(&mut *tx).await?;
             for (id, commit) in staged {
-                sqlx::query("UPDATE changes SET state = 'unstaged' WHERE id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
                 let detail = json!({ "commit": commit, "why": "the branch is not gated any more" });
-                let event = Event {
-                    kind: "unstaged",
-                    project,
-                    branch,
-                    integration: None,
-                    change: Some(id),
-                    work_item: None,
-                    detail,
-                };
-                event.append(&mut tx).await?;
+                crate::changes::set_unstaged(&mut tx, project, branch, id, detail).await?;
                 unstaged.push(id);
             }
             sqlx::query("DELETE FROM branches WHERE project = ? AND branch = ?")

@@ -34,10 +34,11 @@ pub async fn log(
     State(controller): State<Arc<Controller>>,
     Query(query): Query<LogQuery>,
 ) -> Result<Response, ControllerError> {
-    let source = controller.db.log_of(query.integration, &query.item).await?.ok_or_else(|| {
-        let within = query.integration.map_or(String::new(), |id| format!(" in integration {id}"));
-        ControllerError::NotFound(format!("no work item `{}`{within}", query.item))
-    })?;
+    let source = controller
+        .db
+        .log_of(query.integration, &query.item)
+        .await?
+        .ok_or_else(|| unknown_item(&query))?;
     let file = match &source.path {
         Some(path) => tokio::fs::File::open(path).await.ok(),
         None => None,
@@ -58,6 +59,11 @@ pub async fn log(
         }
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}
+
+fn unknown_item(query: &LogQuery) -> ControllerError {
+    let within = query.integration.map_or(String::new(), |id| format!(" in integration {id}"));
+    ControllerError::NotFound(format!("no work item `{}`{within}", query.item))
 }
 
 /// The first line of a reused work item's log: the log is that of the earlier run whose
@@ -191,8 +197,7 @@ pub async fn stream(
 ) -> Result<Response, ControllerError> {
     // Known now, so that a wrong name is a 404 rather than a stream that never ends.
     if controller.db.log_of(query.integration, &query.item).await?.is_none() {
-        let within = query.integration.map_or(String::new(), |id| format!(" in integration {id}"));
-        return Err(ControllerError::NotFound(format!("no work item `{}`{within}", query.item)));
+        return Err(unknown_item(&query));
     }
     let follower = LogFollower {
         writes: controller.db.writes(),
@@ -312,30 +317,30 @@ impl LogFollower {
     async fn open(&mut self) -> Option<Reading> {
         use tokio::io::AsyncSeekExt;
         let source = self.controller.db.log_of(self.integration, &self.item).await.ok()??;
-        // Followed before it is opened: no write between the two is missed.
-        let followed = source.path.as_ref().map(|path| {
+        let mut waiting = None;
+        let mut reading = None;
+        if let Some(path) = &source.path {
+            // Followed before it is opened: no write between the two is missed.
             let written = self.controller.logs.follow(std::path::Path::new(path));
-            (path, written)
-        });
-        let live = match followed {
-            Some((path, written)) => match tokio::fs::File::open(path).await {
-                Ok(file) => Ok((file, written)),
-                Err(_) => Err(Some(written)),
-            },
-            None => Err(None),
-        };
-        let mut reading = match (live, &source.digest) {
-            (Ok((file, written)), _) => Reading::Live(file, written),
-            (Err(_), Some(digest)) => {
-                let file = stored(&self.controller, digest).await.ok()?;
-                // Said once, at the start: not a byte of the stored log, so not in the offset.
-                if self.offset == 0 {
-                    self.heading = reused_heading(&self.controller, &source).await;
-                }
-                Reading::Stored(file)
+            match tokio::fs::File::open(path).await {
+                Ok(file) => reading = Some(Reading::Live(file, written)),
+                Err(_) => waiting = Some(written),
             }
-            (Err(Some(written)), None) => return Some(Reading::Starting(written)),
-            (Err(None), None) => return None,
+        }
+        if reading.is_none()
+            && let Some(digest) = &source.digest
+        {
+            let file = stored(&self.controller, digest).await.ok()?;
+            // Said once, at the start: not a byte of the stored log, so not in the offset.
+            if self.offset == 0 {
+                self.heading = reused_heading(&self.controller, &source).await;
+            }
+            reading = Some(Reading::Stored(file));
+        }
+        let mut reading = match (reading, waiting) {
+            (Some(reading), _) => reading,
+            (None, Some(written)) => return Some(Reading::Starting(written)),
+            (None, None) => return None,
         };
         if let Reading::Live(file, _) | Reading::Stored(file) = &mut reading {
             file.seek(std::io::SeekFrom::Start(self.offset)).await.ok()?;

@@ -130,7 +130,9 @@ async fn a_decided_changes_staging_ref_is_removed_from_the_remote_unless_it_move
         .await;
     }
     within(|| async { staging_refs().is_empty().then_some(()) }).await;
-    // A developer who pushes another commit to the ref while the change runs keeps it.
+    // A developer who pushes another commit to the ref while the change runs keeps it. The
+    // newer commit is staged, then unstaged, so that nothing but the first change's end
+    // could remove the ref.
     let held = gate.commit("demo/app", "origin/main", &[("hold", ""), ("h.txt", "h\n")], "Held");
     git(&work, &["push", "-q", "origin", &format!("{held}:refs/staging/main/again")]);
     let running = within(|| async {
@@ -141,15 +143,27 @@ async fn a_decided_changes_staging_ref_is_removed_from_the_remote_unless_it_move
     gate.running(running.integration.unwrap(), "demo/app:linux:Build").await;
     let newer = gate.commit("demo/app", "origin/main", &[("n.txt", "n\n")], "Newer");
     git(&work, &["push", "-q", "-f", "origin", &format!("{newer}:refs/staging/main/again")]);
-    gate.go();
-    within(|| async {
-        let merged = db.changes("demo/app", "main", ChangeState::Merged).await.unwrap();
-        merged.iter().any(|c| c.commit == newer).then_some(())
+    let staged = within(|| async {
+        let staged = db.changes("demo/app", "main", ChangeState::Staged).await.unwrap();
+        staged.into_iter().find(|c| c.commit == newer)
     })
     .await;
-    within(|| async { staging_refs().is_empty().then_some(()) }).await;
+    gate.controller().unstage("demo/app", "main", &staged.id.to_string()).await.unwrap();
+    gate.go();
+    // A later change's ref goes once its integration ended, which is after the first one's.
+    let later = gate.commit("demo/app", "origin/main", &[("l.txt", "l\n")], "Later");
+    git(&work, &["push", "-q", "origin", &format!("{later}:refs/staging/main/later")]);
+    within(|| async {
+        let merged = db.changes("demo/app", "main", ChangeState::Merged).await.unwrap();
+        let gone = !staging_refs().contains(&"refs/staging/main/later".to_owned());
+        (merged.iter().any(|c| c.commit == later) && gone).then_some(())
+    })
+    .await;
     let merged = db.changes("demo/app", "main", ChangeState::Merged).await.unwrap();
     assert!(merged.iter().any(|c| c.commit == held), "{merged:?}");
+    assert_eq!(staging_refs(), ["refs/staging/main/again"], "the moved ref stays");
+    let at = git_out(&remote, &["rev-parse", "refs/staging/main/again"]);
+    assert_eq!(at.trim(), newer);
     gate.stop().await;
 }
 
