@@ -63,6 +63,9 @@ pub struct IntegrationChange {
     pub commit: String,
     pub subject: String,
     pub merge: Option<MergeResult>,
+    /// When it was staged (ms): the branch's page shows how long it waited to be merged.
+    #[serde(default)]
+    pub staged_at: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -201,4 +204,29 @@ impl IntegrationView {
             _ => format!("{others} {word}, {conflicts} rejected for a conflict"),
         }
     }
+}
+
+/// `GET /api/work-item?integration=ID&item=WORK_ITEM`: one work item of an integration, with
+/// where its result came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItemDetail {
+    pub integration: i64,
+    pub project: String,
+    pub branch: String,
+    #[serde(flatten)]
+    pub item: WorkItemView,
+    /// When it was reused: the integration whose run stored the result.
+    pub reused_from: Option<i64>,
+    /// What the run stored under the build key, by Coin's names.
+    pub archives: Vec<ArchiveView>,
+}
+
+/// An archive of the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveView {
+    /// `artifacts.tar.gz`.
+    pub name: String,
+    pub digest: String,
+    /// Its size in the store (compressed); none when the blob is not there.
+    pub bytes: Option<u64>,
 }

@@ -21,11 +21,14 @@ pub use agent::{
 pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
 pub use event::EventView;
 pub use integration::{
-    FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult, Rejection,
-    WorkItemState, WorkItemView,
+    ArchiveView, FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult,
+    Rejection, WorkItemDetail, WorkItemState, WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
-pub use project::{BranchView, ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, Status};
+pub use project::{
+    AgentCounts, BranchDetail, BranchView, HealthWarning, ProjectRemoved, ProjectSpec, ProjectView,
+    RemoveProject, Status,
+};
 pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PAGE: i64 = 1000;
 
 /// One page of a list and the cursor of the next.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// Newest first; oldest first when the request asked for what came `after` a cursor.
     pub items: Vec<T>,

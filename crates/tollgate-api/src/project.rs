@@ -70,11 +70,60 @@ pub struct BranchView {
 }
 
 /// `GET /api/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub projects: Vec<ProjectView>,
     pub branches: Vec<BranchView>,
     /// Work items running now, and how many may run at once.
     pub slots_busy: u32,
     pub slots: u32,
+    /// The agents by state, this machine's own slots counted as one more.
+    #[serde(default)]
+    pub agents: AgentCounts,
+    /// What the operator should look at: stalled branches.
+    #[serde(default)]
+    pub warnings: Vec<HealthWarning>,
+}
+
+/// How many agents are in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCounts {
+    pub idle: u32,
+    pub busy: u32,
+    pub draining: u32,
+    pub lost: u32,
+}
+
+impl AgentCounts {
+    /// Counts one agent in `state` (`idle`, `busy`, `draining`, `lost`).
+    pub fn count(&mut self, state: &str) {
+        match state {
+            "idle" => self.idle += 1,
+            "busy" => self.busy += 1,
+            "draining" => self.draining += 1,
+            _ => self.lost += 1,
+        }
+    }
+}
+
+/// A branch the operator should look at, in `/readyz` and the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthWarning {
+    pub project: String,
+    pub branch: String,
+    /// `stalled`: changes are staged and no verdict came for far longer than usual.
+    pub kind: String,
+    pub message: String,
+    pub waited_seconds: u64,
+    pub limit_seconds: u64,
+}
+
+/// `GET /api/branch?project=&branch=&before=&limit=`: one gated branch and a page of its
+/// history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchDetail {
+    #[serde(flatten)]
+    pub branch: BranchView,
+    /// Its integrations, newest first, without work items; `next` pages on (`before=`).
+    pub history: crate::Page<IntegrationView>,
 }

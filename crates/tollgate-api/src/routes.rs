@@ -8,15 +8,18 @@
 //! | POST | `/api/projects/remove` | [`RemoveProject`](crate::RemoveProject) → [`ProjectRemoved`](crate::ProjectRemoved); 409 while one of its branches runs an integration |
 //! | POST | `/api/unstage` | [`UnstageRequest`](crate::UnstageRequest) → [`ChangeView`](crate::ChangeView) |
 //! | GET | `/api/changes/{id}` | → [`ChangeView`](crate::ChangeView) |
+//! | GET | `/api/branch?project=&branch=&before=ID&limit=` | → [`BranchDetail`](crate::BranchDetail): the branch's queue, running integration and a page of its history |
+//! | GET | `/api/work-item?integration=ID&item=WORK_ITEM` | → [`WorkItemDetail`](crate::WorkItemDetail): the work item, the integration it was reused from, its archives |
 //! | GET | `/api/integrations?project=&branch=&before=ID&limit=` | → [`Page`](crate::Page) of [`IntegrationView`](crate::IntegrationView)s without work items, newest first; `branch` needs `project` |
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
 //! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
+//! | GET | `/`, `/branch?…`, `/integrations/{id}`, `/work-item?…`, `/changes/{id}`, `/agents`, `/events?…` | the web pages, HTML; each one's JSON twin is its path under `/api` (`/` is `/api/status`) |
 //! | GET | `/metrics` | Prometheus' text format (OpenMetrics when the `Accept` header asks for it): queues, integrations by outcome, stage-to-merge time, work item durations, reuse, agents, slots, the store, system errors, stalled branches |
 //! | GET | `/healthz` | → 200 `{"status":"ok"}` while the process answers; no token needed |
 //! | GET | `/readyz` | → 200 `{"status":"ok","branches":N,"warnings":[...]}` (a stalled branch is a warning), 503 `{"status":"unavailable","error":...}` while the state does not answer; no token needed |
-//! | GET | `/api/log/stream?item=WORK_ITEM&integration=ID` | → server-sent events: the log's lines as they are written, in pieces of whole lines whose SSE `id` is the byte offset after them (`Last-Event-ID` resumes there); waits while the work item has not started; an `end` event once it has ended and all is sent |
-//! | GET | `/api/events/stream?after=SEQ&integration=ID` | → server-sent events: each [`EventView`](crate::EventView) as it is committed, named by its `kind`, with `seq` as its SSE `id`; from now on without `after` (or `Last-Event-ID`) |
+//! | GET | `/api/log/stream?item=WORK_ITEM&integration=ID` | → server-sent events: the log's lines as they are written, in pieces of whole lines whose SSE `id` is the byte offset after them (`Last-Event-ID` resumes there, `from=N` starts at byte N); waits while the work item has not started; an `end` event once it has ended and all is sent |
+//! | GET | `/api/events/stream?after=SEQ&integration=ID` | → server-sent events: each [`EventView`](crate::EventView) as it is committed, named by its `kind`, with `seq` as its SSE `id` (unnamed with `plain=true`); from now on without `after` (or `Last-Event-ID`) |
 //! | GET | `/api/events?before=SEQ&integration=ID&limit=` | → [`Page`](crate::Page) of [`EventView`](crate::EventView)s, the decision log, newest first; with `after=SEQ` instead of `before`, what came after SEQ, oldest first (to follow it) |
 //! | GET, POST | `/api/tokens` | [`NewToken`](crate::NewToken) → [`TokenCreated`](crate::TokenCreated), the secret shown once; GET → [`TokenView`](crate::TokenView)s |
 //! | POST | `/api/tokens/{name}/revoke` | → [`TokenView`](crate::TokenView) |
@@ -44,6 +47,8 @@
 //! route, is 401; a role that does not allow the route is 403.
 
 pub const STATUS: &str = "/api/status";
+pub const BRANCH: &str = "/api/branch";
+pub const WORK_ITEM: &str = "/api/work-item";
 pub const PROJECTS: &str = "/api/projects";
 pub const REMOVE_PROJECT: &str = "/api/projects/remove";
 pub const STAGE: &str = "/api/stage";
@@ -89,4 +94,43 @@ pub fn cancel(id: i64) -> String {
 
 pub fn revoke_token(name: &str) -> String {
     format!("/api/tokens/{name}/revoke")
+}
+
+/// `GET /api/log` of a work item.
+pub fn log(integration: i64, item: &str) -> String {
+    format!("{LOG}?integration={integration}&item={}", encode(item))
+}
+
+/// `GET /api/branch` of one branch.
+pub fn branch(project: &str, branch: &str) -> String {
+    format!("{BRANCH}?project={}&branch={}", encode(project), encode(branch))
+}
+
+/// `GET /api/work-item` of one work item.
+pub fn work_item(integration: i64, item: &str) -> String {
+    format!("{WORK_ITEM}?integration={integration}&item={}", encode(item))
+}
+
+/// A value for a query string: what is not plain is percent-encoded. `/` and `:` stay as
+/// they are, so that a work item (`demo/app:linux:Build`) reads well in a link.
+pub fn encode(value: &str) -> String {
+    let mut encoded = String::new();
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
+                encoded.push(byte as char)
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
+}
+
+/// The web page whose JSON twin is an API path: the same path without `/api`, and `/` for
+/// the status.
+pub fn page_of(api: &str) -> String {
+    match api {
+        STATUS => "/".to_owned(),
+        _ => api.strip_prefix("/api").unwrap_or(api).to_owned(),
+    }
 }

@@ -18,6 +18,7 @@ mod log_watch;
 mod maintenance;
 mod metrics;
 mod mirrors;
+mod pages;
 mod projects;
 mod pushes;
 pub mod secret;

@@ -63,6 +63,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("work_items::STATE", work_items::STATE),
     ("work_items::LOG_OF", work_items::LOG_OF),
     ("work_items::NEWEST_LOG_OF", work_items::NEWEST_LOG_OF),
+    ("work_items::RAN_BEFORE", work_items::RAN_BEFORE),
     ("pace::QUEUE", pace::QUEUE),
     ("pace::VERDICTS", pace::VERDICTS),
 ];

@@ -93,6 +93,9 @@ CREATE TABLE work_items (
 );
 -- A work item's newest run, for its log.
 CREATE INDEX work_items_by_item ON work_items (item, integration);
+-- The runs that stored a result under a build key: where a reused work item's result came from.
+CREATE INDEX work_items_that_ran ON work_items (build_key, integration)
+    WHERE state IN ('passed', 'failed');
 
 -- The decision log: append-only.
 CREATE TABLE events (

@@ -34,7 +34,8 @@ pub(crate) const OF_BRANCH_BEFORE: &str = concat!(
     " WHERE project = ? AND branch = ? AND id < ? ORDER BY id DESC LIMIT ?"
 );
 /// The changes of a few integrations, named by a JSON array of their ids.
-pub(crate) const CHANGES_OF: &str = "SELECT ic.integration, c.id, c.commit_id, c.subject, ic.merge
+pub(crate) const CHANGES_OF: &str =
+    "SELECT ic.integration, c.id, c.commit_id, c.subject, ic.merge, c.staged_at
      FROM integration_changes ic JOIN changes c ON c.id = ic.change
      WHERE ic.integration IN (SELECT value FROM json_each(?)) ORDER BY ic.integration, ic.position";
 pub(crate) const BRANCHES: &str = "SELECT project, branch FROM branches ORDER BY project, branch";
@@ -92,29 +93,42 @@ impl Db {
             sqlx::query_as(BRANCHES).fetch_all(&self.pool).await?;
         let mut views = Vec::new();
         for (project, branch) in branches {
-            let queue = self.changes(&project, &branch, ChangeState::Staged).await?;
-            // A branch runs one integration at a time, so the one that has not ended is the
-            // newest.
-            let scope = Scope::Branch { project: &project, branch: &branch };
-            let mut recent = self.integrations(scope, None, RECENT + 1).await?.items;
-            let mut current = None;
-            if recent.first().is_some_and(|newest| !newest.state.is_final()) {
-                let mut running = recent.remove(0);
-                running.work_items = self.work_items(running.id).await?;
-                current = Some(running);
-            }
-            recent.truncate(RECENT as usize);
-            views.push(BranchView {
-                tip: tips.get(&(project.clone(), branch.clone())).cloned(),
-                missing: false,
-                project,
-                branch,
-                queue,
-                current,
-                recent,
-            });
+            let tip = tips.get(&(project.clone(), branch.clone())).cloned();
+            views.push(self.branch_view(project, branch, tip).await?);
         }
         Ok(views)
+    }
+
+    /// One branch: its queue, the integration running now, the last few.
+    pub async fn branch_view(
+        &self,
+        project: String,
+        branch: String,
+        tip: Option<String>,
+    ) -> Result<BranchView, StateError> {
+        let queue = self.changes(&project, &branch, ChangeState::Staged).await?;
+        // A branch runs one integration at a time, so the one that has not ended is the newest.
+        let scope = Scope::Branch { project: &project, branch: &branch };
+        let mut recent = self.integrations(scope, None, RECENT + 1).await?.items;
+        let mut current = None;
+        if recent.first().is_some_and(|newest| !newest.state.is_final()) {
+            let mut running = recent.remove(0);
+            running.work_items = self.work_items(running.id).await?;
+            current = Some(running);
+        }
+        recent.truncate(RECENT as usize);
+        Ok(BranchView { tip, missing: false, project, branch, queue, current, recent })
+    }
+
+    /// Whether the branch is gated.
+    pub async fn is_gated(&self, project: &str, branch: &str) -> Result<bool, StateError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM branches WHERE project = ? AND branch = ?")
+                .bind(project)
+                .bind(branch)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     /// The integrations of `rows`, in the same order, with their changes.
@@ -130,6 +144,7 @@ impl Db {
                     commit: row.try_get("commit_id")?,
                     subject: row.try_get("subject")?,
                     merge: merge.map(|merge| parse(&merge)).transpose()?,
+                    staged_at: row.try_get("staged_at")?,
                 });
             }
         }

@@ -49,6 +49,10 @@ pub(crate) const STATE: &str = "SELECT state FROM work_items WHERE integration =
 pub(crate) const LOG_OF: &str =
     "SELECT integration, state, build_key, log_path, log_digest FROM work_items
      WHERE integration = ? AND item = ?";
+/// The newest run before an integration that stored a result under a build key.
+pub(crate) const RAN_BEFORE: &str = "SELECT integration FROM work_items
+     WHERE build_key = ? AND state IN ('passed', 'failed') AND integration < ?
+     ORDER BY integration DESC LIMIT 1";
 pub(crate) const NEWEST_LOG_OF: &str = "SELECT integration, state, build_key, log_path, log_digest
      FROM work_items WHERE item = ? ORDER BY integration DESC LIMIT 1";
 
@@ -256,6 +260,17 @@ impl Db {
         }))
     }
 
+    /// The integration whose run stored the result a later one reused: the newest run of the
+    /// build key before `integration`.
+    pub async fn ran_before(
+        &self,
+        build_key: &str,
+        integration: i64,
+    ) -> Result<Option<i64>, StateError> {
+        let found = sqlx::query_scalar(RAN_BEFORE).bind(build_key).bind(integration);
+        Ok(found.fetch_optional(&self.pool).await?)
+    }
+
     /// Whether a work item is still waiting or running.
     pub async fn item_state(
         &self,
@@ -283,14 +298,5 @@ pub struct LogSource {
 
 /// The API path of a work item's log.
 pub fn log_link(integration: i64, item: &str) -> String {
-    let mut encoded = String::new();
-    for byte in item.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
-                encoded.push(byte as char)
-            }
-            other => encoded.push_str(&format!("%{other:02X}")),
-        }
-    }
-    format!("{}?integration={integration}&item={encoded}", tollgate_api::routes::LOG)
+    tollgate_api::routes::log(integration, item)
 }

@@ -7,15 +7,19 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use tollgate_api::{
-    ChangeView, EventView, IntegrationView, MAX_PAGE, Page, ProjectRemoved, ProjectSpec,
-    ProjectView, RemoveProject, StageRequest, StageResponse, Status, UnstageRequest, WorkItemState,
+    ArchiveView, BranchDetail, BranchView, ChangeView, EventView, IntegrationView, MAX_PAGE, Page,
+    ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, StageRequest, StageResponse, Status,
+    UnstageRequest, WorkItemDetail, WorkItemState,
 };
+use tollgate_core::plan::BuildKey;
 use tollgate_git::{GitError, Mirror};
 use tollgate_state::{Cursor, Scope};
+use tollgate_store::Store;
 
 use crate::agents::WorkRef;
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
+use crate::http::health;
 
 pub(super) type Answer<T> = Result<Json<T>, ControllerError>;
 
@@ -64,6 +68,36 @@ pub async fn change(
 ) -> Answer<ChangeView> {
     let change = controller.db.change(id).await?;
     Ok(Json(change.ok_or_else(|| ControllerError::NotFound(format!("no change {id}")))?))
+}
+
+#[derive(Deserialize)]
+pub struct BranchQuery {
+    project: String,
+    branch: String,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn branch(
+    State(controller): State<Arc<Controller>>,
+    Query(query): Query<BranchQuery>,
+) -> Answer<BranchDetail> {
+    let detail =
+        controller.branch_detail(&query.project, &query.branch, query.before, limit(query.limit));
+    Ok(Json(detail.await?))
+}
+
+#[derive(Deserialize)]
+pub struct WorkItemQuery {
+    integration: i64,
+    item: String,
+}
+
+pub async fn work_item(
+    State(controller): State<Arc<Controller>>,
+    Query(query): Query<WorkItemQuery>,
+) -> Answer<WorkItemDetail> {
+    Ok(Json(controller.work_item_detail(query.integration, &query.item).await?))
 }
 
 #[derive(Deserialize)]
@@ -138,34 +172,122 @@ fn limit(asked: Option<i64>) -> i64 {
 }
 
 impl Controller {
-    /// Everything at once: projects, each branch with its queue and integrations, the slots.
-    pub async fn status(&self) -> Result<Status, ControllerError> {
+    /// Everything at once: projects, each branch with its queue and integrations, the slots,
+    /// the agents, the warnings.
+    pub async fn status(self: &Arc<Self>) -> Result<Status, ControllerError> {
         let projects = self.db.projects().await?;
         let mut tips = HashMap::new();
         for project in &projects {
-            let mirror = self.mirrors.mirror(&project.spec.name, &project.spec.url).await?;
-            let branches = project.spec.branches.clone();
-            for (branch, tip) in blocking(move || branch_tips(&mirror, &branches)).await?? {
+            for (branch, tip) in self.tips(project).await? {
                 tips.insert((project.spec.name.clone(), branch), tip);
             }
         }
         let mut branches = self.db.branch_views(&tips).await?;
-        for branch in branches.iter_mut().filter(|branch| branch.tip.is_none()) {
-            let fetched =
-                projects.iter().any(|p| p.spec.name == branch.project && p.fetched_at.is_some());
-            branch.missing = fetched;
-        }
-        for current in branches.iter_mut().filter_map(|branch| branch.current.as_mut()) {
-            self.show_waiting(current);
+        for branch in &mut branches {
+            self.fill_branch(branch, &projects);
         }
         let (slots_busy, slots) = self.pool.total_load();
-        Ok(Status { projects, branches, slots_busy, slots })
+        let agents = health::agents_by_state(self).await?;
+        let warnings = health::warnings(&self.branch_health().await?);
+        Ok(Status { projects, branches, slots_busy, slots, agents, warnings })
+    }
+
+    /// One gated branch and a page of its history.
+    pub async fn branch_detail(
+        &self,
+        project: &str,
+        branch: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<BranchDetail, ControllerError> {
+        if !self.db.is_gated(project, branch).await? {
+            return Err(ControllerError::NotFound(format!(
+                "{project} {branch} is not gated: `tollgate status` lists the gated branches"
+            )));
+        }
+        let projects = self.db.projects().await?;
+        let mut tip = None;
+        if let Some(spec) = projects.iter().find(|p| p.spec.name == project) {
+            tip = self.tips(spec).await?.into_iter().find(|(b, _)| b == branch).map(|(_, t)| t);
+        }
+        let mut view = self.db.branch_view(project.to_owned(), branch.to_owned(), tip).await?;
+        self.fill_branch(&mut view, &projects);
+        let scope = Scope::Branch { project, branch };
+        let history = self.db.integrations(scope, before, limit).await?;
+        Ok(BranchDetail { branch: view, history })
+    }
+
+    /// One work item of an integration, with where its result came from.
+    pub async fn work_item_detail(
+        &self,
+        integration: i64,
+        item: &str,
+    ) -> Result<WorkItemDetail, ControllerError> {
+        let no_item = || {
+            ControllerError::NotFound(format!("integration {integration} has no work item {item}"))
+        };
+        let mut view = self.db.integration_view(integration, true).await?.ok_or_else(no_item)?;
+        self.show_waiting(&mut view);
+        let found = view.work_items.into_iter().find(|found| found.id == item);
+        let item = found.ok_or_else(no_item)?;
+        let reused_from = match item.state {
+            WorkItemState::Reused => self.db.ran_before(&item.build_key, integration).await?,
+            _ => None,
+        };
+        let archives = match item.state {
+            WorkItemState::Passed | WorkItemState::Reused | WorkItemState::Failed => {
+                self.archives(&item.build_key).await?
+            }
+            _ => Vec::new(),
+        };
+        let (project, branch) = (view.project, view.branch);
+        Ok(WorkItemDetail { integration, project, branch, item, reused_from, archives })
+    }
+
+    /// What the store holds under a build key, with each blob's size.
+    async fn archives(&self, build_key: &str) -> Result<Vec<ArchiveView>, ControllerError> {
+        let Some(key) = BuildKey::from_hex(build_key) else { return Ok(Vec::new()) };
+        let store = self.store.clone();
+        blocking(move || {
+            let record = store.record(&key).map_err(|error| {
+                ControllerError::System(format!("cannot read the store's record: {error}"))
+            })?;
+            let artifacts = record.map(|record| record.artifacts).unwrap_or_default();
+            Ok(artifacts
+                .into_iter()
+                .map(|(name, digest)| ArchiveView {
+                    bytes: std::fs::metadata(store.blob_path(&digest)).ok().map(|m| m.len()),
+                    digest: digest.to_string(),
+                    name,
+                })
+                .collect())
+        })
+        .await?
+    }
+
+    /// The tips of a project's gated branches.
+    async fn tips(&self, project: &ProjectView) -> Result<Vec<(String, String)>, ControllerError> {
+        let mirror = self.mirrors.mirror(&project.spec.name, &project.spec.url).await?;
+        let branches = project.spec.branches.clone();
+        Ok(blocking(move || branch_tips(&mirror, &branches)).await??)
+    }
+
+    /// What the state does not know of a branch: whether the remote lost it, why its work
+    /// items wait.
+    fn fill_branch(&self, branch: &mut BranchView, projects: &[ProjectView]) {
+        if branch.tip.is_none() {
+            branch.missing =
+                projects.iter().any(|p| p.spec.name == branch.project && p.fetched_at.is_some());
+        }
+        if let Some(current) = branch.current.as_mut() {
+            self.show_waiting(current);
+        }
     }
 }
 
 impl Controller {
     /// Says why the integration's waiting work items wait, for those no agent can run.
-    fn show_waiting(&self, view: &mut IntegrationView) {
+    pub(crate) fn show_waiting(&self, view: &mut IntegrationView) {
         for item in view.work_items.iter_mut().filter(|item| item.state == WorkItemState::Waiting) {
             let key = WorkRef { integration: view.id, item: item.id.clone() };
             item.waiting = self.pool.waiting(&key);

@@ -1,4 +1,4 @@
-//! Every error the HTTP API answers is JSON (`{"error": "..."}`), those axum makes itself too:
+//! Every error the HTTP API answers is JSON (a page's is a page) (`{"error": "..."}`), those axum makes itself too:
 //! a query string or body it cannot read, an unknown route, a method a route does not take.
 
 use axum::Json;
@@ -16,7 +16,7 @@ const LONGEST_MESSAGE: usize = 16 << 10;
 pub async fn as_json(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || speaks_for_itself(&response) {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -44,10 +44,9 @@ pub async fn unknown_route(method: Method, uri: Uri) -> (StatusCode, Json<ApiErr
     (StatusCode::NOT_FOUND, Json(ApiError { error: format!("no route {method} {path}") }))
 }
 
-fn is_json(response: &Response<Body>) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"))
+/// JSON already, or a page's own error page.
+fn speaks_for_itself(response: &Response<Body>) -> bool {
+    response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(
+        |value| value.starts_with("application/json") || value.starts_with("text/html"),
+    )
 }

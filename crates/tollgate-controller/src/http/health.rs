@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tollgate_api::{AgentCounts, HealthWarning};
 
 use crate::agents::LOCAL;
 use crate::controller::Controller;
@@ -35,17 +36,7 @@ struct Ready {
     status: &'static str,
     /// Gated branches.
     branches: usize,
-    warnings: Vec<Warning>,
-}
-
-#[derive(Serialize)]
-struct Warning {
-    project: String,
-    branch: String,
-    kind: &'static str,
-    message: String,
-    waited_seconds: u64,
-    limit_seconds: u64,
+    warnings: Vec<HealthWarning>,
 }
 
 /// Not ready: why, under `error` as every error answer of the API.
@@ -85,21 +76,25 @@ pub async fn readyz(State(controller): State<Arc<Controller>>) -> Response {
 }
 
 fn ready(branches: &[BranchHealth]) -> Ready {
-    let warnings = branches
+    Ready { status: "ok", branches: branches.len(), warnings: warnings(branches) }
+}
+
+/// The stalled branches, as `/readyz` and the status list them.
+pub(crate) fn warnings(branches: &[BranchHealth]) -> Vec<HealthWarning> {
+    branches
         .iter()
         .filter_map(|health| {
             let stall = health.stall.as_ref()?;
-            Some(Warning {
+            Some(HealthWarning {
                 project: health.project.clone(),
                 branch: health.branch.clone(),
-                kind: "stalled",
+                kind: "stalled".to_owned(),
                 message: stall.message(),
                 waited_seconds: stall.waited.as_secs(),
                 limit_seconds: stall.limit.as_secs(),
             })
         })
-        .collect();
-    Ready { status: "ok", branches: branches.len(), warnings }
+        .collect()
 }
 
 /// `GET /metrics`: OpenMetrics when the scraper asks for it (Prometheus does), the older
@@ -120,7 +115,11 @@ pub async fn metrics(
                 staged: health.staged,
             })
             .collect(),
-        agents: agents_by_state(&controller).await?,
+        agents: {
+            let counts = agents_by_state(&controller).await?;
+            let states = [counts.idle, counts.busy, counts.draining, counts.lost];
+            ["idle", "busy", "draining", "lost"].into_iter().zip(states.map(u64::from)).collect()
+        },
         slots_busy,
         slots,
         store_bytes: controller.metrics.store_bytes(controller.store.root()),
@@ -135,21 +134,16 @@ pub async fn metrics(
 }
 
 /// The agents as the operator's page counts them, and this machine's slots as one more.
-async fn agents_by_state(
+pub(crate) async fn agents_by_state(
     controller: &Arc<Controller>,
-) -> Result<Vec<(&'static str, u64)>, ControllerError> {
-    let mut counts = vec![("idle", 0), ("busy", 0), ("draining", 0), ("lost", 0)];
-    let mut count = |state: &str| {
-        if let Some((_, n)) = counts.iter_mut().find(|(name, _)| *name == state) {
-            *n += 1;
-        }
-    };
+) -> Result<AgentCounts, ControllerError> {
+    let mut counts = AgentCounts::default();
     let Json(agents) = super::agent::agents(State(controller.clone())).await?;
     for agent in &agents {
-        count(&agent.state);
+        counts.count(&agent.state);
     }
     if let Some((busy, _)) = controller.pool.load(LOCAL) {
-        count(if busy > 0 { "busy" } else { "idle" });
+        counts.count(if busy > 0 { "busy" } else { "idle" });
     }
     Ok(counts)
 }

@@ -28,6 +28,8 @@ pub struct LogQuery {
     integration: Option<i64>,
     #[serde(default)]
     follow: bool,
+    /// The stream starts at this byte of the log (a page that showed what came before).
+    from: Option<u64>,
 }
 
 pub async fn log(
@@ -205,7 +207,10 @@ pub async fn stream(
         integration: query.integration,
         item: query.item,
         reading: Reading::NotYet,
-        offset: super::stream::last_event_id(&headers).map_or(0, |id| id.max(0) as u64),
+        offset: super::stream::last_event_id(&headers)
+            .map(|id| id.max(0) as u64)
+            .or(query.from)
+            .unwrap_or(0),
         carry: Vec::new(),
         ended: false,
         ask_state: true,
@@ -347,4 +352,57 @@ impl LogFollower {
         }
         Some(reading)
     }
+}
+
+/// The end of a work item's log, for its page: whole lines, at most `most` bytes of them.
+pub(crate) struct LogTail {
+    /// The first line of a reused work item's log, which says whose run it is.
+    pub heading: Option<String>,
+    pub text: String,
+    /// Bytes of the log before `text`, left out.
+    pub skipped: u64,
+    /// The log's length when it was read: where a stream of what follows starts.
+    pub end: u64,
+}
+
+pub(crate) async fn log_tail(
+    controller: &Controller,
+    integration: i64,
+    item: &str,
+    most: u64,
+) -> Result<Option<LogTail>, ControllerError> {
+    let Some(source) = controller.db.log_of(Some(integration), item).await? else {
+        return Ok(None);
+    };
+    let live = match &source.path {
+        Some(path) => tokio::fs::File::open(path).await.ok(),
+        None => None,
+    };
+    let file = match (live, &source.digest) {
+        (Some(file), _) => file,
+        (None, Some(digest)) => stored(controller, digest).await?,
+        (None, None) => return Ok(None),
+    };
+    let heading = reused_heading(controller, &source).await;
+    let tail = blocking(move || read_tail(file.try_into_std().ok()?, most).ok()).await?;
+    Ok(tail.map(|(text, skipped, end)| LogTail { heading, text, skipped, end }))
+}
+
+/// The last whole lines of a file within `most` bytes, how many bytes come before them, and
+/// the file's length; a line still being written is left for the stream.
+fn read_tail(mut file: std::fs::File, most: u64) -> std::io::Result<(String, u64, u64)> {
+    use std::io::{Read, Seek};
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(most);
+    file.seek(std::io::SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(len - start).read_to_end(&mut bytes)?;
+    // From the first whole line, unless the tail starts at the beginning.
+    let from = match start {
+        0 => 0,
+        _ => bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |at| at + 1),
+    };
+    let to = bytes.iter().rposition(|&b| b == b'\n').map_or(from, |at| (at + 1).max(from));
+    let text = String::from_utf8_lossy(&bytes[from..to]).into_owned();
+    Ok((text, start + from as u64, start + to as u64))
 }

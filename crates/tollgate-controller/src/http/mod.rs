@@ -1,13 +1,12 @@
-//! The HTTP API (JSON, see `tollgate_api::routes`) and a plain status page, behind the
-//! check of tokens (`auth.rs`).
+//! The HTTP API (JSON, see `tollgate_api::routes`) and the web pages (`crate::pages`), behind
+//! the check of tokens (`auth.rs`).
 
-mod agent;
+pub(crate) mod agent;
 mod api;
 mod auth;
 mod errors;
 mod health;
-mod log;
-mod page;
+pub(crate) mod log;
 mod stream;
 mod tokens;
 
@@ -25,12 +24,13 @@ use crate::error::ControllerError;
 
 pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListener) {
     let shutdown = controller.shutdown.clone();
-    let app = Router::new()
-        .route("/", get(page::status))
+    let app = crate::pages::routes()
         .route(health::HEALTHZ, get(health::healthz))
         .route(health::READYZ, get(health::readyz))
         .route(health::METRICS, get(health::metrics))
         .route(routes::STATUS, get(api::status))
+        .route(routes::BRANCH, get(api::branch))
+        .route(routes::WORK_ITEM, get(api::work_item))
         .route(routes::PROJECTS, get(api::projects).post(api::add_project))
         .route(routes::REMOVE_PROJECT, post(api::remove_project))
         .route(routes::STAGE, post(api::stage))

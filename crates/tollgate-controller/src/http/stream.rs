@@ -30,6 +30,9 @@ pub struct StreamQuery {
     after: Option<i64>,
     /// Only this integration's events.
     integration: Option<i64>,
+    /// Every event as an unnamed `message`: a page's `EventSource` listens to one name.
+    #[serde(default)]
+    plain: bool,
 }
 
 /// The cursor a reconnecting `EventSource` sends.
@@ -49,12 +52,13 @@ pub async fn events(
         None => controller.db.last_event().await?,
     };
     let follower = Follower { controller, integration: query.integration, after, writes };
+    let plain = query.plain;
     let stream = futures_util::stream::unfold(
         (follower, VecDeque::new()),
-        |(mut follower, mut pending)| async move {
+        move |(mut follower, mut pending)| async move {
             loop {
                 if let Some(event) = pending.pop_front() {
-                    return Some((Ok(sse(&event)), (follower, pending)));
+                    return Some((Ok(sse(&event, plain)), (follower, pending)));
                 }
                 pending.extend(follower.next_page().await?);
             }
@@ -96,7 +100,11 @@ impl Follower {
     }
 }
 
-fn sse(event: &EventView) -> Event {
+fn sse(event: &EventView, plain: bool) -> Event {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-    Event::default().id(event.seq.to_string()).event(&event.kind).data(data)
+    let sse = Event::default().id(event.seq.to_string()).data(data);
+    match plain {
+        true => sse,
+        false => sse.event(&event.kind),
+    }
 }

@@ -1,10 +1,12 @@
 //! The gate end to end: real git remotes, real SQLite, real sandboxed work items.
 
+mod browser;
 mod support;
 
 mod gating;
 mod metrics;
 mod mirrors;
 mod new_user;
+mod pages;
 mod streams;
 mod tokens;

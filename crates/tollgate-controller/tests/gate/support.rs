@@ -2,7 +2,8 @@
 //!
 //! Two modules: `demo/lib`, and `demo/app`, which depends on it. Their scripts count their
 //! runs in a folder the sandbox may write. A change with a `hold` file holds the app's build on
-//! a fifo there until the test lets it go.
+//! a fifo there until the test lets it go (`go`); one with `hold-test` holds its test on another
+//! (`go_test`); `Setup::hold_lib` holds the lib's first build on a third (`go_lib`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,9 +22,9 @@ pub struct Gate {
     /// Where the scripts count their runs, and the fifo held builds read.
     pub marks: PathBuf,
     topics: std::cell::Cell<u32>,
-    /// The fifo's write end once `go` opened it; kept open so that a build that opens the
+    /// Each fifo's write end once it was released; kept open so that a build that opens the
     /// fifo later still finds the line.
-    released: std::cell::OnceCell<std::fs::File>,
+    released: std::cell::RefCell<std::collections::HashMap<&'static str, std::fs::File>>,
 }
 
 /// Options of the app's platform configuration.
@@ -44,6 +45,8 @@ pub struct Setup {
     pub added: bool,
     /// `base_path` of the service.
     pub base_path: &'static str,
+    /// The lib's build waits for `go_lib`.
+    pub hold_lib: bool,
 }
 
 impl Gate {
@@ -51,11 +54,12 @@ impl Gate {
         let tmp = TempDir::new().unwrap();
         let marks = tmp.path().join("marks");
         std::fs::create_dir_all(&marks).unwrap();
-        let made = Command::new("mkfifo").arg(marks.join("gate")).status().unwrap();
-        assert!(made.success());
-        for (name, files) in
-            [("demo/lib", lib_files(&marks)), ("demo/app", app_files(&marks, setup.features))]
-        {
+        for fifo in ["gate", "lib-gate", "test-gate"] {
+            let made = Command::new("mkfifo").arg(marks.join(fifo)).status().unwrap();
+            assert!(made.success());
+        }
+        let lib = lib_files(&marks, setup.hold_lib);
+        for (name, files) in [("demo/lib", lib), ("demo/app", app_files(&marks, setup.features))] {
             let work = tmp.path().join("work").join(name);
             let remote = tmp.path().join("remotes").join(format!("{name}.git"));
             std::fs::create_dir_all(&work).unwrap();
@@ -110,7 +114,7 @@ impl Gate {
             config,
             marks,
             topics: std::cell::Cell::new(0),
-            released: std::cell::OnceCell::new(),
+            released: Default::default(),
         }
     }
 
@@ -208,16 +212,28 @@ impl Gate {
     /// reads a line from the fifo, whose write end stays open. Opened for reading too, so that
     /// the open never waits for a reader.
     pub fn go(&self) {
-        use std::io::Write;
         std::fs::write(self.marks.join("released"), "").unwrap();
+        self.release("gate");
+    }
+
+    /// Lets a test held by `hold-test` go on.
+    pub fn go_test(&self) {
+        self.release("test-gate");
+    }
+
+    /// Lets the lib's held build go on.
+    pub fn go_lib(&self) {
+        self.release("lib-gate");
+    }
+
+    /// A line on a fifo, whose write end stays open.
+    fn release(&self, fifo: &'static str) {
+        use std::io::Write;
+        let mut released = self.released.borrow_mut();
         let open = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(self.marks.join("gate"))
-                .unwrap()
+            std::fs::OpenOptions::new().read(true).write(true).open(self.marks.join(fifo)).unwrap()
         };
-        let mut fifo = self.released.get_or_init(open);
+        let fifo = released.entry(fifo).or_insert_with(open);
         fifo.write_all(b"go\n").unwrap();
     }
 
@@ -292,12 +308,16 @@ fn url(tmp: &TempDir, project: &str) -> String {
     format!("file://{}", tmp.path().join("remotes").join(format!("{project}.git")).display())
 }
 
-fn lib_files(marks: &Path) -> Vec<(String, String)> {
+fn lib_files(marks: &Path, hold: bool) -> Vec<(String, String)> {
     let marks = marks.display();
+    let hold = match hold {
+        true => format!("read -r _ < {marks}/lib-gate\n"),
+        false => String::new(),
+    };
     vec![
         ("coin/module_config.yaml".into(), module_config()),
         ("coin/platform_configs/lib.yaml".into(), platforms("")),
-        ("build.sh".into(), format!("echo building lib\necho run >> {marks}/lib-builds\n")),
+        ("build.sh".into(), format!("echo building lib\necho run >> {marks}/lib-builds\n{hold}")),
         ("test.sh".into(), "echo lib tests pass\n".into()),
         ("lib.txt".into(), "lib\n".into()),
     ]
@@ -308,7 +328,10 @@ fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
     vec![
         ("coin/module_config.yaml".into(), module_config()),
         ("coin/platform_configs/app.yaml".into(), platforms(features)),
-        ("dependencies.yaml".into(), "dependencies:\n  ../lib:\n    ref: HEAD\n    required: true\n".into()),
+        (
+            "dependencies.yaml".into(),
+            "dependencies:\n  ../lib:\n    ref: HEAD\n    required: true\n".into(),
+        ),
         (
             "build.sh".into(),
             format!(
@@ -319,7 +342,10 @@ fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
         ),
         (
             "test.sh".into(),
-            "if [ -f \"$(dirname \"$0\")/break-test\" ]; then echo 'FAIL: app_test' >&2; exit 4; fi\necho PASS\n".into(),
+            format!(
+                "if [ -f \"$(dirname \"$0\")/hold-test\" ]; then read -r _ < {marks}/test-gate; fi\n\
+                 if [ -f \"$(dirname \"$0\")/break-test\" ]; then echo 'FAIL: app_test' >&2; exit 4; fi\necho PASS\n"
+            ),
         ),
         ("app.txt".into(), "one\ntwo\nthree\n".into()),
     ]

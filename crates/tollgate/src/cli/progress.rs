@@ -251,6 +251,7 @@ mod tests {
             base: "abc1234def".into(),
             commit: Some("1234abcdef".into()),
             changes: vec![IntegrationChange {
+                staged_at: None,
                 change: 12,
                 commit: "fedcba9876".into(),
                 subject: "Greet in French".into(),

@@ -39,6 +39,9 @@ pub fn render_status(status: &Status, now: i64, link: impl Fn(&str) -> String) -
             let _ = writeln!(out, "{}: the last fetch failed: {error}", project.spec.name);
         }
     }
+    for warning in &status.warnings {
+        let _ = writeln!(out, "{} {}: {}", warning.project, warning.branch, warning.message);
+    }
     if status.branches.is_empty() {
         out.push_str("\nno gated branches (add a project with `tollgate project add`)\n");
     }
@@ -171,6 +174,7 @@ mod tests {
             changes: changes
                 .iter()
                 .map(|&change| IntegrationChange {
+                    staged_at: None,
                     change,
                     commit: "fedcba98765".into(),
                     subject: "a change".into(),
@@ -265,7 +269,24 @@ mod tests {
             ],
             slots_busy: 1,
             slots: 2,
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_stalled_branch_is_said_at_the_top() {
+        let mut status = status();
+        status.warnings = vec![tollgate_api::HealthWarning {
+            project: "demo/greeter".into(),
+            branch: "main".into(),
+            kind: "stalled".into(),
+            message: "no verdict for 62 min".into(),
+            waited_seconds: 3720,
+            limit_seconds: 3600,
+        }];
+        let out = render_status(&status, NOW, |path| path.to_owned());
+        let top: Vec<&str> = out.lines().take(3).collect();
+        assert!(top.contains(&"demo/greeter main: no verdict for 62 min"), "{out}");
     }
 
     #[test]
@@ -306,7 +327,13 @@ demo/greeter old @ (missing: the remote has no such branch; nothing merges until
 
     #[test]
     fn no_branches_says_how_to_add_one() {
-        let status = Status { projects: vec![], branches: vec![], slots_busy: 0, slots: 4 };
+        let status = Status {
+            projects: vec![],
+            branches: vec![],
+            slots_busy: 0,
+            slots: 4,
+            ..Default::default()
+        };
         assert_eq!(
             render_status(&status, NOW, |path| format!("http://127.0.0.1:8080{path}")),
             "slots: 0 of 4 busy\n\nno gated branches (add a project with `tollgate project add`)\n"
