@@ -240,6 +240,18 @@ async fn measure(data: &Path, remote: &Path, targets: &Targets, requests: usize)
             "GET /api/events?integration=RUNNING".into(),
             Some(format!("{base}/api/events?integration={}", targets.running)),
         ),
+        // The web pages, each rendered from the same reads as its twin.
+        ("GET / (overview page)".into(), Some(format!("{base}/"))),
+        (
+            "GET /branch?project=&branch= (page)".into(),
+            Some(format!("{base}/branch?project={PROJECT}&branch={}", BRANCHES[0])),
+        ),
+        ("GET /integrations/OLD (page)".into(), old.map(|id| format!("{base}/integrations/{id}"))),
+        (
+            "GET /work-item?integration=OLD (page)".into(),
+            old.map(|id| format!("{base}/work-item?integration={id}&item={PROJECT}:cfg0:Build")),
+        ),
+        ("GET /events (page)".into(), Some(format!("{base}/events"))),
     ];
     let mut timed = Vec::new();
     for (route, url) in routes {

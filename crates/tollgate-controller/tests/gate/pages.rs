@@ -238,3 +238,34 @@ async fn register_agent(gate: &Gate) {
         .unwrap();
     assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_work_items_page_follows_its_log_and_its_end() {
+    let gate = Gate::start(Setup::default()).await;
+    let commit = gate.commit("demo/app", "origin/main", &[("hold", "")], "Hold the build");
+    let staged = gate.stage(&[&commit]).await;
+    let integration = crate::support::within(|| async {
+        let change = gate.controller().db().change(staged[0].id).await.unwrap().unwrap();
+        change.integration
+    })
+    .await;
+    gate.running(integration, "demo/app:linux:Build").await;
+    let browser = Browser::start(true).await;
+    let page = format!("/work-item?integration={integration}&item=demo/app:linux:Build");
+    browser.open(&gate.url(&page)).await;
+    browser.script("window.sameDocument = true; return null").await;
+    assert_eq!(browser.text("#state").await, "running");
+    browser.wait_text("#log", |log| log.contains("building app")).await;
+    assert!(!browser.text("#log").await.contains("done after"));
+    browser.shot("work-item-running").await;
+    gate.go();
+    browser.wait_text("#log", |log| log.contains("demo/app:linux:Build passed")).await;
+    browser.wait_text("#state", |state| state == "passed").await;
+    browser.wait_text("#log-state", |text| text.contains("whole log")).await;
+    browser.shot("work-item-passed").await;
+    assert_eq!(browser.script("return window.sameDocument === true").await, true);
+    // Each line once: what the page showed, then what the stream added after it.
+    let log = browser.text("#log").await;
+    assert_eq!(log.matches("building app").count(), 1, "{log}");
+    gate.ended(&staged).await;
+}
