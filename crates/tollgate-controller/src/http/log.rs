@@ -380,7 +380,14 @@ pub(crate) async fn log_tail(
     };
     let file = match (live, &source.digest) {
         (Some(file), _) => file,
-        (None, Some(digest)) => stored(controller, digest).await?,
+        (None, Some(digest)) => match stored(controller, digest).await {
+            Ok(file) => file,
+            // The page still shows the rest of the work item, and says what is wrong.
+            Err(error) => {
+                let heading = Some(format!("tollgate: the stored log cannot be read: {error}\n"));
+                return Ok(Some(LogTail { heading, text: String::new(), skipped: 0, end: 0 }));
+            }
+        },
         (None, None) => return Ok(None),
     };
     let heading = reused_heading(controller, &source).await;

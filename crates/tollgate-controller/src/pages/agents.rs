@@ -38,7 +38,7 @@ fn body(agents: &[AgentView], (busy, slots): (u32, u32), links: &Links) -> Marku
         @if agents.is_empty() {
             div.card.empty { "No agent has registered." }
         } @else {
-            table.agents {
+            section.card { table.agents {
                 thead { tr {
                     th { "Agent" } th { "State" } th { "Machine" } th.num { "Slots" }
                     th { "Templates" } th { "Running" } th { "Last seen" }
@@ -72,7 +72,7 @@ fn body(agents: &[AgentView], (busy, slots): (u32, u32), links: &Links) -> Marku
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }

@@ -65,7 +65,7 @@ fn body(events: &Page<EventView>, integration: Option<i64>, scope: &str, links: 
         @if events.items.is_empty() {
             div.card.empty { "Nothing yet." }
         } @else {
-            table.events {
+            section.card { table.events {
                 thead { tr { th.num { "#" } th { "When" } th { "What" } th { "Where" } th { "Detail" } } }
                 tbody {
                     @for event in &events.items {
@@ -90,7 +90,7 @@ fn body(events: &Page<EventView>, integration: Option<i64>, scope: &str, links: 
                         }
                     }
                 }
-            }
+            } }
         }
         @if let Some(next) = events.next {
             p.pager { a href={ (links.path("/events")) "?before=" (next) (scope) } { "Older events →" } }

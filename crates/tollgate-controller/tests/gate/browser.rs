@@ -89,10 +89,16 @@ impl Browser {
     }
 
     /// The text of the first element that matches, as the page shows it; empty when none does.
+    /// Found again when the page swapped it between the find and the read (a live page).
     pub async fn text(&self, css: &str) -> String {
-        match self.find(css).await {
-            Some(element) => self.text_of(&element).await,
-            None => String::new(),
+        loop {
+            let Some(element) = self.find(css).await else { return String::new() };
+            let url = format!("{}/element/{element}/text", self.session);
+            match self.try_call("GET", &url, Value::Null).await {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err(error) if error["error"] == "stale element reference" => continue,
+                Err(error) => panic!("WebDriver GET {url}: {error}"),
+            }
         }
     }
 
@@ -161,6 +167,12 @@ impl Browser {
     }
 
     async fn call(&self, method: &str, url: &str, body: Value) -> Value {
+        let answer = self.try_call(method, url, body).await;
+        answer.unwrap_or_else(|error| panic!("WebDriver {method} {url}: {error}"))
+    }
+
+    /// A command's value, or the error WebDriver answered with.
+    async fn try_call(&self, method: &str, url: &str, body: Value) -> Result<Value, Value> {
         let request = match method {
             "GET" => self.http.get(url),
             "DELETE" => self.http.delete(url),
@@ -169,8 +181,10 @@ impl Browser {
         let answer = request.send().await.unwrap_or_else(|error| panic!("{method} {url}: {error}"));
         let status = answer.status();
         let value: Value = answer.json().await.unwrap_or_default();
-        assert!(status.is_success(), "WebDriver {method} {url}: {status} {value}");
-        value["value"].clone()
+        match status.is_success() {
+            true => Ok(value["value"].clone()),
+            false => Err(value["value"].clone()),
+        }
     }
 }
 
