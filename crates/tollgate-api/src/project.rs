@@ -101,8 +101,14 @@ impl AgentCounts {
             "idle" => self.idle += 1,
             "busy" => self.busy += 1,
             "draining" => self.draining += 1,
-            _ => self.lost += 1,
+            "lost" => self.lost += 1,
+            _ => {}
         }
+    }
+
+    /// Each state's name and count.
+    pub fn by_state(&self) -> [(&'static str, u32); 4] {
+        [("idle", self.idle), ("busy", self.busy), ("draining", self.draining), ("lost", self.lost)]
     }
 }
 

@@ -123,7 +123,7 @@ pub(crate) struct Metrics {
 pub(crate) struct Gauges {
     pub branches: Vec<BranchGauges>,
     /// Agents by state (`idle`, `busy`, `draining`, `lost`).
-    pub agents: Vec<(&'static str, u64)>,
+    pub agents: tollgate_api::AgentCounts,
     pub slots_busy: u32,
     pub slots: u32,
     /// `None` until the store's first walk ended.
@@ -291,8 +291,8 @@ fn gauge_registry(gauges: &Gauges) -> Registry {
         stalled,
     );
     let agents = Family::<StateLabel, Gauge>::default();
-    for (state, count) in &gauges.agents {
-        agents.get_or_create(&StateLabel { state: (*state).to_owned() }).set(*count as i64);
+    for (state, count) in gauges.agents.by_state() {
+        agents.get_or_create(&StateLabel { state: state.to_owned() }).set(i64::from(count));
     }
     registry.register(
         "agents",

@@ -115,11 +115,7 @@ pub async fn metrics(
                 staged: health.staged,
             })
             .collect(),
-        agents: {
-            let counts = agents_by_state(&controller).await?;
-            let states = [counts.idle, counts.busy, counts.draining, counts.lost];
-            ["idle", "busy", "draining", "lost"].into_iter().zip(states.map(u64::from)).collect()
-        },
+        agents: agents_by_state(&controller).await?,
         slots_busy,
         slots,
         store_bytes: controller.metrics.store_bytes(controller.store.root()),

@@ -41,24 +41,17 @@ pub async fn log(
         .log_of(query.integration, &query.item)
         .await?
         .ok_or_else(|| unknown_item(&query))?;
-    let file = match &source.path {
-        Some(path) => tokio::fs::File::open(path).await.ok(),
-        None => None,
-    };
-    let body = match (file, source.digest.clone()) {
-        (Some(file), _) => {
+    let body = match open_now(&controller, &source).await? {
+        Some(Opened::Live(file)) => {
             Body::from_stream(follow(controller, source, file, query.follow, query.item))
         }
         // Streamed like the file: a log may be hundreds of megabytes.
-        (None, Some(digest)) => {
-            let file = stored(&controller, &digest).await?;
+        Some(Opened::Stored(file)) => {
             let heading = reused_heading(&controller, &source).await;
             let heading = futures_util::stream::iter(heading.map(|line| Ok(Bytes::from(line))));
             Body::from_stream(heading.chain(follow(controller, source, file, false, query.item)))
         }
-        (None, None) => {
-            Body::from(format!("{}: no log yet ({})\n", query.item, source.state.as_str()))
-        }
+        None => Body::from(format!("{}: no log yet ({})\n", query.item, source.state.as_str())),
     };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
@@ -135,6 +128,30 @@ fn follow(
             tokio::time::sleep(FOLLOW_EVERY).await;
         }
     })
+}
+
+/// A log as it is now.
+enum Opened {
+    /// The file, which may still grow.
+    Live(tokio::fs::File),
+    /// The stored copy, whole.
+    Stored(tokio::fs::File),
+}
+
+/// The growing file while there is one, else the stored copy; none when nothing is written.
+async fn open_now(
+    controller: &Controller,
+    source: &LogSource,
+) -> Result<Option<Opened>, ControllerError> {
+    if let Some(path) = &source.path
+        && let Ok(file) = tokio::fs::File::open(path).await
+    {
+        return Ok(Some(Opened::Live(file)));
+    }
+    match &source.digest {
+        Some(digest) => Ok(Some(Opened::Stored(stored(controller, digest).await?))),
+        None => Ok(None),
+    }
 }
 
 /// A stored log, fetched from the store into a scratch file that is open and already
@@ -374,21 +391,14 @@ pub(crate) async fn log_tail(
     let Some(source) = controller.db.log_of(Some(integration), item).await? else {
         return Ok(None);
     };
-    let live = match &source.path {
-        Some(path) => tokio::fs::File::open(path).await.ok(),
-        None => None,
-    };
-    let file = match (live, &source.digest) {
-        (Some(file), _) => file,
-        (None, Some(digest)) => match stored(controller, digest).await {
-            Ok(file) => file,
-            // The page still shows the rest of the work item, and says what is wrong.
-            Err(error) => {
-                let heading = Some(format!("tollgate: the stored log cannot be read: {error}\n"));
-                return Ok(Some(LogTail { heading, text: String::new(), skipped: 0, end: 0 }));
-            }
-        },
-        (None, None) => return Ok(None),
+    let file = match open_now(controller, &source).await {
+        Ok(Some(Opened::Live(file) | Opened::Stored(file))) => file,
+        Ok(None) => return Ok(None),
+        // The page still shows the rest of the work item, and says what is wrong.
+        Err(error) => {
+            let heading = Some(format!("tollgate: the stored log cannot be read: {error}\n"));
+            return Ok(Some(LogTail { heading, text: String::new(), skipped: 0, end: 0 }));
+        }
     };
     let heading = reused_heading(controller, &source).await;
     let tail = blocking(move || read_tail(file.try_into_std().ok()?, most).ok()).await?;

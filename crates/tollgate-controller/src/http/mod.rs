@@ -89,7 +89,15 @@ async fn page_at_base(uri: axum::http::Uri) -> axum::response::Redirect {
 
 impl IntoResponse for ControllerError {
     fn into_response(self) -> Response {
-        let status = match &self {
+        (self.status(), Json(ApiError { error: self.to_string() })).into_response()
+    }
+}
+
+impl ControllerError {
+    /// The HTTP status it is answered with, by the API and the pages alike; a system failure is
+    /// logged, since it is the operator's to look at.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
             ControllerError::Conflict(_) => StatusCode::CONFLICT,
@@ -98,7 +106,6 @@ impl IntoResponse for ControllerError {
                 tracing::error!(message, "a request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-        };
-        (status, Json(ApiError { error: self.to_string() })).into_response()
+        }
     }
 }

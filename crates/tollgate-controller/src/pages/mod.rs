@@ -19,7 +19,7 @@ mod work_item;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
@@ -135,16 +135,7 @@ impl From<tollgate_state::StateError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = match &self.0 {
-            ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
-            ControllerError::Conflict(_) => StatusCode::CONFLICT,
-            ControllerError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ControllerError::System(message) => {
-                tracing::error!(message, "a page failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
+        let status = self.0.status();
         let page = html! {
             (DOCTYPE)
             html lang="en" {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::DEADLINE;
+use crate::support::{DEADLINE, within};
 
 /// The key under which WebDriver names an element.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -36,18 +36,12 @@ impl Browser {
             });
         let http = reqwest::Client::new();
         let root = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        loop {
-            let ready = http.get(format!("{root}/status")).send().await;
-            if let Ok(answer) = ready {
-                let status: Value = answer.json().await.unwrap_or_default();
-                if status["value"]["ready"] == true {
-                    break;
-                }
-            }
-            assert!(start.elapsed() < DEADLINE, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        within(|| async {
+            let answer = http.get(format!("{root}/status")).send().await.ok()?;
+            let status: Value = answer.json().await.ok()?;
+            (status["value"]["ready"] == true).then_some(())
+        })
+        .await;
         let mut options = json!({
             "binary": "/usr/bin/chromium",
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
