@@ -138,10 +138,16 @@ impl Db {
         branch: &str,
         change: &str,
     ) -> Result<StateError, StateError> {
-        let prefix = change.to_ascii_lowercase();
-        let found = match change.parse::<i64>() {
+        let by_id = match change.parse::<i64>() {
             Ok(id) => self.change(id).await?.filter(|c| c.project == project && c.branch == branch),
-            Err(_) if prefix.len() >= 4 => {
+            Err(_) => None,
+        };
+        // A commit's prefix can be all digits: what is no change's id may still be one.
+        let prefix = change.to_ascii_lowercase();
+        let is_prefix = prefix.len() >= 4 && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+        let found = match by_id {
+            Some(found) => Some(found),
+            None if is_prefix => {
                 let id: Option<i64> = sqlx::query_scalar(NEWEST_WITH_PREFIX)
                     .bind(&prefix)
                     .bind(format!("{prefix}g"))
@@ -154,7 +160,7 @@ impl Db {
                     None => None,
                 }
             }
-            Err(_) => None,
+            None => None,
         };
         let Some(found) = found else {
             return Ok(StateError::NotFound(format!(

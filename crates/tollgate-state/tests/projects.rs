@@ -55,3 +55,20 @@ async fn removing_a_branch_unstages_what_waits_there_and_keeps_the_rest() {
     let refused = db.remove_branches("demo/app", None).await.unwrap_err();
     assert!(refused.to_string().contains("no project `demo/app`"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_commit_prefix_of_digits_names_its_change_when_no_change_has_that_id() {
+    let (_tmp, db, _) = db_with_changes().await;
+    let change = NewChange {
+        project: "demo/app",
+        branch: "main",
+        commit: &"92".repeat(20),
+        subject: "digits first",
+        author: "Ada <ada@example.org>",
+        origin: "api",
+    };
+    let id = db.stage(&change).await.unwrap().0.id;
+    db.unstage("demo/app", "main", "92929292").await.unwrap();
+    let said = db.unstage("demo/app", "main", "92929292").await.unwrap_err().to_string();
+    assert!(said.contains(&format!("change {id} (929292929292) was unstaged already")), "{said}");
+}
