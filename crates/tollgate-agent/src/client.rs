@@ -1,5 +1,7 @@
 //! The agent's side of the wire: the controller's agent routes (`tollgate_api::routes`), with
-//! the token, and what each kind of failure means for the agent.
+//! the token, and what each kind of failure means for the agent. A reader's client
+//! ([`Client::reader`]) fetches sources and archives over the routes any reader may use, for
+//! `tollgate reproduce`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub struct Client {
     server: String,
     /// `Bearer SECRET`.
     authorization: Option<String>,
+    /// Takes the readers' routes for git and blobs rather than the agents'.
+    reader: bool,
 }
 
 impl Client {
@@ -47,7 +51,14 @@ impl Client {
             .build()
             .map_err(|error| format!("the HTTP client: {error}"))?;
         let server = server.trim_end_matches('/').to_owned();
-        Ok(Client { http, server, authorization: token.map(|token| format!("Bearer {token}")) })
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        Ok(Client { http, server, authorization, reader: false })
+    }
+
+    /// A client that fetches as a reader does, with a token of any role (or none, where reads
+    /// need none).
+    pub fn reader(server: &str, token: Option<&str>) -> Result<Client, String> {
+        Ok(Client { reader: true, ..Client::new(server, token)? })
     }
 
     pub fn server(&self) -> &str {
@@ -61,7 +72,25 @@ impl Client {
 
     /// The URL of a project's repository over git's smart HTTP.
     pub fn git_url(&self, project: &str) -> String {
-        format!("{}{}", self.server, routes::agent_git(project))
+        let path = match self.reader {
+            true => routes::git(project),
+            false => routes::agent_git(project),
+        };
+        format!("{}{path}", self.server)
+    }
+
+    fn blob_path(&self, digest: &str) -> String {
+        match self.reader {
+            true => routes::blob(digest),
+            false => routes::agent_blob(digest),
+        }
+    }
+
+    /// The JSON answer to a read.
+    pub async fn get<A: DeserializeOwned>(&self, path: &str) -> Result<A, CallError> {
+        let request = self.request(reqwest::Method::GET, path).timeout(ANSWER_TIMEOUT);
+        let response = checked(request.send().await).await?;
+        response.json().await.map_err(|error| CallError::Down(format!("the answer: {error}")))
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -138,7 +167,7 @@ impl Client {
 
     /// Downloads the blob `digest` into `dest`, streamed.
     pub async fn get_blob(&self, digest: &str, dest: &Path) -> Result<(), CallError> {
-        let request = self.request(reqwest::Method::GET, &routes::agent_blob(digest));
+        let request = self.request(reqwest::Method::GET, &self.blob_path(digest));
         let response = checked(request.send().await).await?;
         let local = |error: std::io::Error| CallError::Down(format!("{}: {error}", dest.display()));
         let mut file = tokio::fs::File::create(dest).await.map_err(local)?;

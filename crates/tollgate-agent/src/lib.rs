@@ -9,13 +9,15 @@
 //! ends once what runs has reported; a halt stops at once.
 //!
 //! - `host.rs`: what this machine is.
-//! - `client.rs`: the controller's agent routes.
+//! - `client.rs`: the controller's agent routes (and its reads, for `tollgate reproduce`).
+//! - `local.rs`: this machine's sources and store, fetched from the controller.
 //! - `work.rs`: one leased work item, from offer to report.
 //! - `log_stream.rs`: its log, sent as it grows.
 //! - `pinned.rs`: the sources as the controller planned them.
 
 mod client;
 pub mod host;
+mod local;
 mod log_stream;
 mod pinned;
 mod work;
@@ -33,8 +35,10 @@ use tollgate_sources::SourcesDir;
 use tollgate_state::DataDirLock;
 use tollgate_store::LocalStore;
 
-use crate::client::{CallError, Client};
 use crate::work::Machine;
+
+pub use crate::client::{CallError, Client};
+pub use crate::local::{Local, find};
 
 /// How an agent runs (`tollgate agent`'s flags).
 #[derive(Clone, Debug)]
@@ -113,12 +117,8 @@ pub async fn run(options: AgentOptions, stop: Stop) -> Result<(), AgentError> {
         Client::new(&options.server, options.token.as_deref()).map_err(setup("the client"))?;
     let machine = Arc::new(Machine {
         name: options.name.clone(),
-        client,
+        local: Local::new(client, store, sources, data.clone()),
         runner,
-        store,
-        sources,
-        data_dir: data.clone(),
-        fetching: tokio::sync::Mutex::new(()),
         plans: std::sync::Mutex::new(Vec::new()),
     });
     let info = host::info(&options.name, &options.templates, &options.labels, options.slots);
@@ -151,7 +151,7 @@ impl Agent {
         let mut draining = false;
         let mut heartbeat = LONGEST_POLL;
         let mut backoff = Duration::from_millis(200);
-        let server = self.machine.client.server().to_owned();
+        let server = self.machine.local.client.server().to_owned();
         loop {
             while let Some(ended) = self.tasks.try_join_next_with_id() {
                 self.ended(ended);
@@ -175,7 +175,7 @@ impl Agent {
             let answer = match registered {
                 false => {
                     let hello = AgentHello { info: self.info.clone(), running: self.running() };
-                    self.machine.client.register(&hello).await.map(|welcome| (welcome, None))
+                    self.machine.local.client.register(&hello).await.map(|welcome| (welcome, None))
                 }
                 true => {
                     let poll = AgentPoll {
@@ -184,7 +184,7 @@ impl Agent {
                         wait_ms: heartbeat.as_millis() as u64,
                         draining,
                     };
-                    let polled = self.machine.client.poll(&poll);
+                    let polled = self.machine.local.client.poll(&poll);
                     // A poll is cut short only while draining or halting, when the controller
                     // offers nothing: a poll dropped otherwise could lose an offer.
                     tokio::select! {

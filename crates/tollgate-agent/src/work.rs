@@ -3,46 +3,29 @@
 //! dependencies' archives fetched by digest, the run with the same runner as the controller's
 //! own slots, the log and archives uploaded, and the report.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tollgate_api::{AgentOffer, AgentReport, FailureView, PinView, WorkItemState};
-use tollgate_core::plan::{BuildKey, Plan, PlanRequest, WorkItemId, plan};
+use tollgate_api::{AgentOffer, AgentReport, FailureView, PlanPins, WorkItemState};
+use tollgate_core::plan::{BuildKey, Plan, WorkItemId};
 use tollgate_core::run::Outcome;
-use tollgate_core::source::{Pin, ProjectName, Revision};
 use tollgate_runner::{Finished, Runner, failure_view};
-use tollgate_sources::SourcesDir;
-use tollgate_store::{Digest, LocalStore, Record, Store};
+use tollgate_store::Record;
 
-use crate::client::{CallError, Client};
+use crate::client::CallError;
+use crate::local::{Local, find};
 use crate::log_stream;
-use crate::pinned::Pinned;
 
 /// What every run of this agent shares.
 pub struct Machine {
     pub name: String,
-    pub client: Client,
+    /// Where logs are written here (`DATA_DIR/logs`), the sources and the store.
+    pub local: Local,
     pub runner: Runner,
-    pub store: Arc<LocalStore>,
-    pub sources: Arc<SourcesDir>,
-    /// Where logs are written here, and downloads wait until they are stored.
-    pub data_dir: PathBuf,
-    /// One fetch into the sources folder at a time: two would race on a new repository.
-    pub fetching: tokio::sync::Mutex<()>,
     /// The integrations planned lately, newest last: an integration's work items come to an
     /// agent one after another, and each would plan it again.
-    pub plans: std::sync::Mutex<Vec<(PlanKey, Arc<Plan>)>>,
-}
-
-/// What a plan is a function of: the pins and the salt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlanKey {
-    project: PinView,
-    platforms: Option<PinView>,
-    salt: String,
-    fetch: Vec<PinView>,
+    pub plans: std::sync::Mutex<Vec<(PlanPins, Arc<Plan>)>>,
 }
 
 /// How many plans an agent keeps: a few integrations at once.
@@ -84,9 +67,9 @@ async fn prepare_and_run(
         Err(message) => return Some(system(format!("agent {}: {message}", machine.name))),
     };
     let item = plan.work_item(&id).expect("found by prepare");
-    let log_path = machine.data_dir.join("logs").join(format!("lease-{}.log", offer.lease));
+    let log_path = machine.local.data_dir.join("logs").join(format!("lease-{}.log", offer.lease));
     let (lines, sending) =
-        log_stream::start(machine.client.clone(), offer.lease, machine.name.clone());
+        log_stream::start(machine.local.client.clone(), offer.lease, machine.name.clone());
     let finished = machine
         .runner
         .run_logged(&plan, item, Some(&offer.branch), cancel, Some(lines), log_path.clone())
@@ -101,134 +84,33 @@ async fn prepare_and_run(
 
 /// The sources fetched, the plan made, the dependencies' results in the local store.
 async fn prepare(machine: &Machine, offer: &AgentOffer) -> Result<(Arc<Plan>, WorkItemId), String> {
-    let key = PlanKey {
-        project: offer.project.clone(),
-        platforms: offer.platforms.clone(),
-        salt: offer.salt.clone(),
-        fetch: offer.fetch.clone(),
-    };
     let known = machine
         .plans
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .find(|(k, _)| *k == key)
+        .find(|(pins, _)| *pins == offer.pins)
         .map(|(_, plan)| plan.clone());
     let planned = match known {
         Some(plan) => plan,
         None => {
-            let plan = Arc::new(plan_again(machine, offer).await?);
+            let plan = Arc::new(machine.local.plan(&offer.pins).await?);
             let mut plans = machine.plans.lock().unwrap_or_else(|e| e.into_inner());
             if plans.len() >= PLANS_KEPT {
                 plans.remove(0);
             }
-            plans.push((key, plan.clone()));
+            plans.push((offer.pins.clone(), plan.clone()));
             plan
         }
     };
-    let item = planned
-        .work_items()
-        .find(|item| item.id.to_string() == offer.work_item)
-        .ok_or_else(|| format!("the plan made here has no work item {}", offer.work_item))?;
-    if item.build_key.to_hex() != offer.build_key {
-        return Err(format!(
-            "the plan made here gives {} the build key {}, the controller's {}: the agent's tollgate ({}) plans otherwise",
-            offer.work_item,
-            item.build_key,
-            offer.build_key,
-            env!("CARGO_PKG_VERSION")
-        ));
-    }
-    let id = item.id.clone();
+    let id = find(&planned, &offer.work_item, &offer.build_key)?.id.clone();
     for (key, record) in &offer.dependencies {
-        seed(machine, key, record).await?;
+        let key = BuildKey::from_hex(key).ok_or_else(|| format!("`{key}` is not a build key"))?;
+        let record: Record = serde_json::from_value(record.clone())
+            .map_err(|error| format!("the record of {key}: {error}"))?;
+        machine.local.seed(&key, record).await?;
     }
     Ok((planned, id))
-}
-
-/// The integration planned here from the offer's pins, its sources fetched first.
-async fn plan_again(machine: &Machine, offer: &AgentOffer) -> Result<Plan, String> {
-    {
-        let _one = machine.fetching.lock().await;
-        for pin in &offer.fetch {
-            let repo = machine.sources.root().join(&pin.project);
-            let url = machine.client.git_url(&pin.project);
-            let header = machine.client.authorization().map(|a| format!("Authorization: {a}"));
-            let revision = vec![pin.revision.clone()];
-            blocking(move || {
-                tollgate_git::fetch_commits(&repo, &url, &revision, header.as_deref())
-            })
-            .await?
-            .map_err(|error| {
-                format!("cannot fetch {} at {}: {error}", pin.project, pin.revision)
-            })?;
-        }
-    }
-    let request = PlanRequest {
-        project: pin(&offer.project)?,
-        platforms: offer.platforms.as_ref().map(pin).transpose()?,
-        salt: offer.salt.clone(),
-    };
-    let sources = machine.sources.clone();
-    let revisions = offer.fetch.iter().map(pin).collect::<Result<Vec<Pin>, String>>()?;
-    let planned = blocking(move || {
-        let revisions = revisions.into_iter().map(|pin| (pin.project, pin.revision)).collect();
-        plan(&Pinned { inner: &*sources, revisions }, &request)
-    })
-    .await?
-    .map_err(|error| format!("cannot read the sources to plan: {error}"))?;
-    if planned.has_errors() {
-        let errors: Vec<String> =
-            planned.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
-        return Err(format!("the plan made here has errors: {}", errors.join("; ")));
-    }
-    Ok(planned)
-}
-
-fn pin(view: &PinView) -> Result<Pin, String> {
-    let project = ProjectName::new(&view.project)
-        .ok_or_else(|| format!("`{}` is not a project name", view.project))?;
-    Ok(Pin::new(project, Revision::new(view.revision.clone())))
-}
-
-/// A dependency's stored result, with its archives fetched where the local store lacks them.
-async fn seed(machine: &Machine, key: &str, record: &serde_json::Value) -> Result<(), String> {
-    let key = BuildKey::from_hex(key).ok_or_else(|| format!("`{key}` is not a build key"))?;
-    let record: Record = serde_json::from_value(record.clone())
-        .map_err(|error| format!("the record of {key}: {error}"))?;
-    for digest in record.artifacts.values() {
-        fetch_blob(machine, digest).await?;
-    }
-    let store = machine.store.clone();
-    blocking(move || store.put_record(&key, &record))
-        .await?
-        .map_err(|error| format!("the local store: {error}"))
-}
-
-/// A blob into the local store, by its digest, unless it is there: streamed to a file, and
-/// stored only when its content has that digest.
-async fn fetch_blob(machine: &Machine, digest: &Digest) -> Result<(), String> {
-    let (store, wanted) = (machine.store.clone(), *digest);
-    if blocking(move || store.contains(&wanted)).await?.unwrap_or(false) {
-        return Ok(());
-    }
-    let scratch = machine.data_dir.join("tmp");
-    std::fs::create_dir_all(&scratch).map_err(|error| format!("{}: {error}", scratch.display()))?;
-    let temp = tempfile::NamedTempFile::new_in(&scratch)
-        .map_err(|error| format!("{}: {error}", scratch.display()))?;
-    machine
-        .client
-        .get_blob(&digest.to_hex(), temp.path())
-        .await
-        .map_err(|error| format!("cannot fetch the archive {digest}: {error}"))?;
-    let (store, wanted) = (machine.store.clone(), *digest);
-    let got = blocking(move || store.put_file_expecting(temp.path(), &wanted))
-        .await?
-        .map_err(|error| format!("the local store: {error}"))?;
-    match got == *digest {
-        true => Ok(()),
-        false => Err(format!("the archive {digest} arrived with the digest {got}")),
-    }
 }
 
 fn report_of(
@@ -280,7 +162,7 @@ async fn deliver(machine: &Machine, report: AgentReport, cancel: &CancellationTo
     let mut with_log = report.state == WorkItemState::Reused;
     loop {
         let sent = match upload(machine, &report, with_log).await {
-            Ok(()) => machine.client.report(&report).await,
+            Ok(()) => machine.local.client.report(&report).await,
             Err(error) => Err(error),
         };
         match sent {
@@ -320,17 +202,9 @@ async fn upload(machine: &Machine, report: &AgentReport, with_log: bool) -> Resu
     let log = record.log.iter().filter(|_| with_log);
     for digest in log.chain(record.artifacts.values()) {
         let hex = digest.to_hex();
-        if !machine.client.has_blob(&hex).await? {
-            machine.client.put_blob(&hex, &machine.store.blob_path(digest)).await?;
+        if !machine.local.client.has_blob(&hex).await? {
+            machine.local.client.put_blob(&hex, &machine.local.store.blob_path(digest)).await?;
         }
     }
     Ok(())
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| format!("a blocking task failed: {error}"))
 }

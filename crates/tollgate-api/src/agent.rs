@@ -85,6 +85,19 @@ pub struct PinView {
     pub revision: String,
 }
 
+/// What an integration's plan is a function of, besides tollgate's version: planning these
+/// pins again anywhere gives the same work items with the same build keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanPins {
+    /// The project under test, at the integration commit.
+    pub project: PinView,
+    /// The product whose platform configurations apply, if any.
+    pub platforms: Option<PinView>,
+    pub salt: String,
+    /// Every module of the plan at its revision: what is fetched before planning.
+    pub fetch: Vec<PinView>,
+}
+
 /// A work item leased to an agent: everything it needs to plan and run it as the controller
 /// did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,13 +109,8 @@ pub struct AgentOffer {
     /// The agent plans the integration again and checks that it finds this key.
     pub build_key: String,
     pub branch: String,
-    /// The project under test, at the integration commit.
-    pub project: PinView,
-    /// The product whose platform configurations apply, if any.
-    pub platforms: Option<PinView>,
-    pub salt: String,
-    /// Every module of the plan at its revision: what the agent fetches before planning.
-    pub fetch: Vec<PinView>,
+    #[serde(flatten)]
+    pub pins: PlanPins,
     /// The stored results of the builds it depends on: build key → record (the store's
     /// JSON), whose archives it fetches by digest.
     pub dependencies: BTreeMap<String, serde_json::Value>,

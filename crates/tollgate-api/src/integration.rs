@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::PlanPins;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntegrationState {
@@ -219,6 +221,22 @@ pub struct WorkItemDetail {
     pub reused_from: Option<i64>,
     /// What the run stored under the build key, by Coin's names.
     pub archives: Vec<ArchiveView>,
+}
+
+/// `GET /api/reproduce?integration=ID&item=WORK_ITEM`: what `tollgate reproduce` needs to run
+/// a work item of an integration again elsewhere, as it ran in the gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reproduction {
+    pub integration: i64,
+    pub work_item: String,
+    /// What planning the pins again must give the work item.
+    pub build_key: String,
+    pub branch: String,
+    /// How it ended in the gate, and why, to compare with the run elsewhere.
+    pub state: WorkItemState,
+    pub failure: Option<FailureView>,
+    #[serde(flatten)]
+    pub pins: PlanPins,
 }
 
 /// An archive of the store.

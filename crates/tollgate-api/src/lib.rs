@@ -16,13 +16,13 @@ mod token;
 
 pub use agent::{
     AgentHello, AgentInfo, AgentOffer, AgentPoll, AgentPolled, AgentReport, AgentView,
-    AgentWelcome, PinView,
+    AgentWelcome, PinView, PlanPins,
 };
 pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
 pub use event::EventView;
 pub use integration::{
     ArchiveView, FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult,
-    Rejection, WorkItemDetail, WorkItemState, WorkItemView,
+    Rejection, Reproduction, WorkItemDetail, WorkItemState, WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{

@@ -10,6 +10,10 @@
 //! | GET | `/api/changes/{id}` | → [`ChangeView`](crate::ChangeView) |
 //! | GET | `/api/branch?project=&branch=&before=ID&limit=` | → [`BranchDetail`](crate::BranchDetail): the branch's queue, running integration and a page of its history |
 //! | GET | `/api/work-item?integration=ID&item=WORK_ITEM` | → [`WorkItemDetail`](crate::WorkItemDetail): the work item, the integration it was reused from, its archives |
+//! | GET | `/api/reproduce?integration=ID&item=WORK_ITEM` | → [`Reproduction`](crate::Reproduction): the pins and salt the integration was planned with, the work item's build key and how it ended; 409 when its commit is not kept (only rejected integrations' are, the newest `keep_rejected` of a project) |
+//! | GET | `/api/records/{build_key}` | → the store's record of a build key (JSON), 404 when it has none |
+//! | GET, HEAD | `/api/blobs/{digest}` | a blob of the store: what `tollgate reproduce` fetches the dependencies' archives with |
+//! | GET, POST | `/api/git/{project}/…` | the project's mirror over git's smart HTTP, read-only, with its kept integration commits: a read, not a write |
 //! | GET | `/api/integrations?project=&branch=&before=ID&limit=` | → [`Page`](crate::Page) of [`IntegrationView`](crate::IntegrationView)s without work items, newest first; `branch` needs `project` |
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
@@ -58,6 +62,23 @@ pub const EVENTS_STREAM: &str = "/api/events/stream";
 pub const INTEGRATIONS: &str = "/api/integrations";
 pub const LOG: &str = "/api/log";
 pub const LOG_STREAM: &str = "/api/log/stream";
+pub const REPRODUCE: &str = "/api/reproduce";
+
+pub fn reproduce(integration: i64, item: &str) -> String {
+    format!("{REPRODUCE}?integration={integration}&item={}", encode(item))
+}
+
+pub fn record(build_key: &str) -> String {
+    format!("/api/records/{build_key}")
+}
+
+pub fn blob(digest: &str) -> String {
+    format!("/api/blobs/{digest}")
+}
+
+pub fn git(project: &str) -> String {
+    format!("/api/git/{project}")
+}
 pub const TOKENS: &str = "/api/tokens";
 pub const AGENTS: &str = "/api/agents";
 pub const AGENT_REGISTER: &str = "/api/agent/register";

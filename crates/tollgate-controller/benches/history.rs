@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tollgate_api::ProjectSpec;
+use tollgate_api::{PinView, PlanPins, ProjectSpec};
 use tollgate_controller::{Config, Service};
 use tollgate_state::{DataDirLock, Db, History, MergeOutcome, NewChange, NewWorkItem};
 
@@ -165,7 +165,14 @@ async fn live(db: &Db, items: &[String], commits: &Commits) -> i64 {
             significant: true,
         })
         .collect();
-    db.planned(&formed, &planned).await.unwrap();
+    let pin = |project: &str| PinView { project: project.into(), revision: commits.change.clone() };
+    let pins = PlanPins {
+        project: pin(PROJECT),
+        platforms: Some(pin(PROJECT)),
+        salt: "bench".into(),
+        fetch: vec![pin(PROJECT)],
+    };
+    db.planned(&formed, &planned, &pins).await.unwrap();
     formed = db.integration(formed.id).await.unwrap().unwrap();
     for item in items.iter().take(2) {
         db.item_started(&formed, item, "/nonexistent/log", "local").await.unwrap();

@@ -10,6 +10,8 @@
 //! poll_interval = "10s"     # how often remotes are fetched for staging refs
 //! sandbox = true
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
+//! keep_rejected = 100       # a project's newest rejected integrations whose commits the
+//!                           # mirror keeps, for `tollgate reproduce`
 //! admin_token_file = "admin.token"  # the admin token's secret; made when missing
 //! read_needs_token = false  # once tokens exist, reads need one too (role read or more)
 //! base_path = "/tollgate"   # served under this path, behind a reverse proxy (none by default)
@@ -67,6 +69,9 @@ pub struct Config {
     /// Finished integrations of a project between two upkeeps of its mirror (packed refs and
     /// objects, the commit-graph); it is also kept up hourly.
     pub maintenance_every: u32,
+    /// How many of a project's newest rejected integrations keep their commits in the mirror
+    /// (nothing else names them), so that `tollgate reproduce` can fetch them.
+    pub keep_rejected: u32,
     /// The secret of the token `admin`: checked, or made with a new secret when the file does
     /// not exist.
     pub admin_token_file: Option<PathBuf>,
@@ -103,6 +108,7 @@ impl Config {
             writable: Vec::new(),
             tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
             maintenance_every: 100,
+            keep_rejected: 100,
             admin_token_file: None,
             read_needs_token: false,
             base_path: String::new(),
@@ -173,6 +179,9 @@ impl Config {
         }
         if let Some(every) = file.maintenance_every {
             config.maintenance_every = every.max(1);
+        }
+        if let Some(kept) = file.keep_rejected {
+            config.keep_rejected = kept;
         }
         config.sandbox = file.sandbox.unwrap_or(true);
         config.salt = file.salt.unwrap_or(config.salt);
@@ -267,6 +276,7 @@ struct File {
     retry_backoff: Option<String>,
     attempts: Option<u32>,
     maintenance_every: Option<u32>,
+    keep_rejected: Option<u32>,
     sandbox: Option<bool>,
     salt: Option<String>,
     #[serde(default)]

@@ -1,5 +1,6 @@
 //! The refs a mirror keeps of its own: `refs/tollgate/changes/N` while change N waits or
-//! runs, `refs/tollgate/integrations/N` while integration N has not finished.
+//! runs, `refs/tollgate/integrations/N` while integration N has not finished, and after that
+//! while it is one of its project's `keep_rejected` newest rejected integrations.
 //!
 //! They keep commits that nothing else in the mirror may name: a change staged by its id, or
 //! whose staging ref went away on the remote, and an integration commit until it is pushed.
@@ -8,7 +9,9 @@
 //! the branch holds the commit; rejected or unstaged, nothing integrates it again (the state
 //! keeps its commit id for the log, and staging it again makes a new change with its own
 //! ref). A finished integration is never resumed, and its changes, when they go back to staged
-//! (errored, cancelled, superseded), form a new integration with its own ref.
+//! (errored, cancelled, superseded), form a new integration with its own ref. A rejected
+//! integration's commit is kept a while longer for `tollgate reproduce`, which fetches it:
+//! once newer rejections push it out of the newest `keep_rejected`, its ref goes too.
 //!
 //! So each ref goes right after the transition that ends its need, committed first like any
 //! side effect; a deletion that fails is logged and left to the sweep. A controller killed in
@@ -22,7 +25,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tollgate_api::{ChangeView, ProjectView};
+use tollgate_api::{ChangeView, IntegrationState, ProjectView};
 use tollgate_git::Mirror;
 use tollgate_state::Formed;
 
@@ -65,8 +68,10 @@ impl Controller {
                 }
             }
         }
-        if integration.state.is_final() {
-            names.push(integration_ref(integration.id));
+        match integration.state {
+            IntegrationState::Rejected => names.extend(self.pushed_out(&integration.project).await),
+            state if state.is_final() => names.push(integration_ref(integration.id)),
+            _ => {}
         }
         self.release(&integration.project, names).await;
         self.retire_staging_refs(&integration.project, staging).await;
@@ -105,6 +110,19 @@ impl Controller {
         }
     }
 
+    /// The ref of the rejected integration that a new rejection pushed out of the newest
+    /// `keep_rejected`, if any.
+    async fn pushed_out(&self, project: &str) -> Option<String> {
+        let kept = self.config.keep_rejected;
+        match self.db.newest_rejected(project, kept + 1).await {
+            Ok(newest) => newest.get(kept as usize).map(|&id| integration_ref(id)),
+            Err(error) => {
+                tracing::warn!(project, %error, "cannot read the rejected integrations; their refs stay");
+                None
+            }
+        }
+    }
+
     /// After a change was unstaged.
     pub(crate) async fn release_change(&self, change: &ChangeView) {
         self.release_changes(&change.project, &[change.id]).await;
@@ -130,7 +148,8 @@ impl Controller {
     /// Removes the project's `refs/tollgate/` refs that nothing needs any more. The refs are
     /// listed before the state is read: a ref is set only after its change or integration is
     /// in the state, and decided and finished are for good, so a ref listed here and found
-    /// waiting is kept, and one found decided (or missing, hand-made) can go.
+    /// waiting is kept, and one found decided (or missing, hand-made) can go; a rejected
+    /// integration's stays while it is among the newest.
     pub(crate) async fn sweep(&self, project: &ProjectView) {
         if let Err(error) = self.try_sweep(project).await {
             warn_kept(&project.spec.name, &error);
@@ -148,7 +167,8 @@ impl Controller {
             return Ok(());
         }
         let waiting: HashSet<i64> = self.db.undecided_changes(name).await?.into_iter().collect();
-        let unfinished: HashSet<i64> = self.db.unfinished().await?.iter().map(|i| i.id).collect();
+        let mut kept: HashSet<i64> = self.db.unfinished().await?.iter().map(|i| i.id).collect();
+        kept.extend(self.db.newest_rejected(name, self.config.keep_rejected).await?);
         let stale: Vec<String> = listed
             .into_iter()
             .map(|(reference, _)| reference)
@@ -156,7 +176,7 @@ impl Controller {
                 let id = |prefix| reference.strip_prefix(prefix)?.parse::<i64>().ok();
                 match (id(CHANGES), id(INTEGRATIONS)) {
                     (Some(change), _) => !waiting.contains(&change),
-                    (_, Some(integration)) => !unfinished.contains(&integration),
+                    (_, Some(integration)) => !kept.contains(&integration),
                     _ => false,
                 }
             })

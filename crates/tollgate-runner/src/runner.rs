@@ -162,6 +162,20 @@ impl Runner {
         self.run_logged(plan, item, branch, cancel, observer, log_path).await
     }
 
+    /// `run` without the lookup of a stored result: `item` runs whatever the store holds
+    /// (`tollgate reproduce` runs the work item it reproduces).
+    pub async fn run_again(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+        branch: Option<&str>,
+        cancel: &CancellationToken,
+        observer: Option<UnboundedSender<String>>,
+    ) -> Finished {
+        let log_path = self.log_path(item);
+        self.run_here(plan, item, branch, cancel, observer, log_path).await
+    }
+
     /// Where `run` writes the log of a fresh run of `item`.
     fn log_path(&self, item: &WorkItem) -> PathBuf {
         self.options.log_root.join(format!("{}-{}.log", item.build_key.to_hex(), unix_ms()))
@@ -201,6 +215,19 @@ impl Runner {
                 return Finished::error(item, &format!("cannot read the store: {message}"));
             }
         }
+        self.run_here(plan, item, branch, cancel, observer, log_path).await
+    }
+
+    /// Runs `item` on a fresh machine, its log at `log_path`, and stores its result.
+    async fn run_here(
+        &self,
+        plan: &Plan,
+        item: &WorkItem,
+        branch: Option<&str>,
+        cancel: &CancellationToken,
+        observer: Option<UnboundedSender<String>>,
+        log_path: PathBuf,
+    ) -> Finished {
         let started = unix_ms();
         let log = match Log::create(&log_path, self.options.log_cap, observer) {
             Ok(log) => log,

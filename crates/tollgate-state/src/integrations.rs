@@ -2,10 +2,10 @@
 
 use serde_json::json;
 use sqlx::SqliteConnection;
-use tollgate_api::{IntegrationState, MergeResult, Rejection};
+use tollgate_api::{IntegrationState, MergeResult, PlanPins, Rejection};
 
 use crate::events::Event;
-use crate::text::{name, to_json};
+use crate::text::{from_json, name, to_json};
 use crate::{Db, StateError, now_ms};
 
 /// What the controller needs of an integration to go on with it.
@@ -38,6 +38,11 @@ pub(crate) const UNFINISHED: &str = "SELECT id FROM integrations INDEXED BY inte
 pub(crate) const UNFINISHED_ON: &str =
     "SELECT id FROM integrations INDEXED BY integrations_unfinished
      WHERE project = ? AND branch = ? AND state IN ('forming', 'running', 'pushing') ORDER BY id";
+
+/// A project's newest rejected integrations, from their partial index.
+pub(crate) const NEWEST_REJECTED: &str =
+    "SELECT id FROM integrations INDEXED BY integrations_rejected
+     WHERE project = ? AND state = 'rejected' ORDER BY id DESC LIMIT ?";
 
 /// The branch's queue, taken into an integration.
 pub(crate) const STAGED: &str = "SELECT id, commit_id FROM changes
@@ -253,6 +258,27 @@ impl Db {
             commit: view.commit,
             created_at: view.created_at,
         }))
+    }
+
+    /// The pins the integration was planned with; `None` when it never was (its merge
+    /// conflicted, or a tollgate from before pins were kept planned it).
+    pub async fn pins(&self, id: i64) -> Result<Option<PlanPins>, StateError> {
+        let pins: Option<Option<String>> =
+            sqlx::query_scalar("SELECT pins FROM integrations WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        from_json(pins.flatten())
+    }
+
+    /// The project's `limit` newest rejected integrations, newest first: those whose commits
+    /// the mirror keeps.
+    pub async fn newest_rejected(&self, project: &str, limit: u32) -> Result<Vec<i64>, StateError> {
+        Ok(sqlx::query_scalar(NEWEST_REJECTED)
+            .bind(project)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Integrations that have not ended, oldest first: what a restarted controller resumes.

@@ -44,6 +44,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("leases::ACTIVE", leases::ACTIVE),
     ("leases::RELEASE_OF", leases::RELEASE_OF),
     ("integrations::UNFINISHED_ON", integrations::UNFINISHED_ON),
+    ("integrations::NEWEST_REJECTED", integrations::NEWEST_REJECTED),
     ("integrations::STAGED", integrations::STAGED),
     ("integrations::REJECT_CHANGES", integrations::REJECT_CHANGES),
     ("integrations::MERGE_CHANGES", integrations::MERGE_CHANGES),

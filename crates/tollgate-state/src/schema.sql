@@ -49,6 +49,7 @@ CREATE TABLE staging_refs (
     PRIMARY KEY (project, ref_name)
 );
 
+-- pins: what it was planned with (`PlanPins`, JSON), to reproduce a work item elsewhere.
 CREATE TABLE integrations (
     id          INTEGER PRIMARY KEY,
     project     TEXT NOT NULL,
@@ -59,7 +60,8 @@ CREATE TABLE integrations (
     rejection   TEXT,
     note        TEXT,
     created_at  INTEGER NOT NULL,
-    finished_at INTEGER
+    finished_at INTEGER,
+    pins        TEXT
 );
 CREATE INDEX integrations_by_branch ON integrations (project, branch, id);
 CREATE INDEX integrations_by_project ON integrations (project, id);
@@ -67,6 +69,8 @@ CREATE INDEX integrations_by_project ON integrations (project, id);
 -- branch.
 CREATE INDEX integrations_unfinished ON integrations (project, branch)
     WHERE state IN ('forming', 'running', 'pushing');
+-- The rejected ones of a project, newest first: their commits are kept for `reproduce`.
+CREATE INDEX integrations_rejected ON integrations (project, id) WHERE state = 'rejected';
 
 CREATE TABLE integration_changes (
     integration INTEGER NOT NULL REFERENCES integrations(id),

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use sqlx::Row;
-use tollgate_api::{FailureView, IntegrationState, WorkItemState, WorkItemView};
+use tollgate_api::{FailureView, IntegrationState, PlanPins, WorkItemState, WorkItemView};
 
 use crate::events::Event;
 use crate::integrations::{Formed, set_state};
@@ -57,14 +57,21 @@ pub(crate) const NEWEST_LOG_OF: &str = "SELECT integration, state, build_key, lo
      FROM work_items WHERE item = ? ORDER BY integration DESC LIMIT 1";
 
 impl Db {
-    /// The plan's work items, all waiting; the integration runs. Planning again after a
-    /// restart keeps the work items already there, with their states.
+    /// The plan's work items, all waiting, and the pins it was made from; the integration
+    /// runs. Planning again after a restart keeps the work items already there, with their
+    /// states, and the pins of the plan made last.
     pub async fn planned(
         &self,
         integration: &Formed,
         items: &[NewWorkItem],
+        pins: &PlanPins,
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE integrations SET pins = ? WHERE id = ?")
+            .bind(to_json(pins))
+            .bind(integration.id)
+            .execute(&mut *tx)
+            .await?;
         for (position, item) in items.iter().enumerate() {
             sqlx::query(
                 "INSERT OR IGNORE INTO work_items (integration, position, item, build_key, significant, state)

@@ -10,7 +10,7 @@
 
 pub(crate) mod leases;
 pub(crate) mod local;
-mod offer;
+pub(crate) mod offer;
 mod registry;
 
 use std::collections::{BTreeMap, HashMap};

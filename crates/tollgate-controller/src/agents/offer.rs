@@ -1,10 +1,12 @@
 //! What a remote agent is given with a lease: enough to plan the integration again as the
 //! controller did (the pins and the salt), the modules to fetch, and the stored results of
-//! the builds the work item installs.
+//! the builds the work item installs. The integration's pins are kept in the state too, for
+//! `tollgate reproduce`.
 
 use std::collections::BTreeMap;
 
-use tollgate_api::{AgentOffer, PinView};
+use tollgate_api::{AgentOffer, PinView, PlanPins};
+use tollgate_core::plan::Plan;
 use tollgate_core::source::Pin;
 use tollgate_store::Store;
 
@@ -31,22 +33,29 @@ pub(crate) fn offer(
         let json = serde_json::to_value(&record).map_err(|error| error.to_string())?;
         dependencies.insert(key.to_hex(), json);
     }
-    let mut fetch: Vec<PinView> = plan.modules.iter().map(|module| view(&module.pin)).collect();
-    if !fetch.contains(&view(&plan.platforms)) {
-        fetch.push(view(&plan.platforms));
-    }
     Ok(AgentOffer {
         lease,
         integration: job.integration.id,
         work_item: job.item.to_string(),
         build_key: item.build_key.to_hex(),
         branch: job.integration.branch.clone(),
+        pins: plan_pins(plan, salt),
+        dependencies,
+    })
+}
+
+/// What `plan` was made from: planned again elsewhere, they give it again.
+pub(crate) fn plan_pins(plan: &Plan, salt: &str) -> PlanPins {
+    let mut fetch: Vec<PinView> = plan.modules.iter().map(|module| view(&module.pin)).collect();
+    if !fetch.contains(&view(&plan.platforms)) {
+        fetch.push(view(&plan.platforms));
+    }
+    PlanPins {
         project: view(&plan.project),
         platforms: Some(view(&plan.platforms)),
         salt: salt.to_owned(),
         fetch,
-        dependencies,
-    })
+    }
 }
 
 fn view(pin: &Pin) -> PinView {

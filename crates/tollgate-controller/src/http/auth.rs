@@ -43,7 +43,9 @@ pub(crate) fn needed(method: &Method, path: &str, read_needs_token: bool) -> Opt
     if path == routes::TOKENS || path.starts_with("/api/tokens/") {
         return Some(Role::Admin);
     }
-    if method == Method::GET || method == Method::HEAD {
+    // git's fetch posts what it wants, and reads the mirror: a read like any other.
+    let fetch = path.starts_with("/api/git/") && path.ends_with("/git-upload-pack");
+    if method == Method::GET || method == Method::HEAD || (fetch && method == Method::POST) {
         return read_needs_token.then_some(Role::Read);
     }
     let cancel = path
@@ -155,6 +157,12 @@ mod tests {
         assert_eq!(post("/api/something-new"), Some(Role::Admin), "closed until decided");
         assert_eq!(needed(&Method::DELETE, "/api/projects", false), Some(Role::Admin));
         assert_eq!(post("/api/agent/work"), Some(Role::Agent));
+        assert_eq!(post("/api/git/demo/app/git-upload-pack"), None, "a fetch is a read");
+        assert_eq!(
+            needed(&Method::POST, "/api/git/demo/app/git-upload-pack", true),
+            Some(Role::Read)
+        );
+        assert_eq!(post("/api/git/demo/app/git-receive-pack"), Some(Role::Admin));
         assert_eq!(needed(&Method::GET, "/api/agent/work", false), Some(Role::Agent));
     }
 

@@ -7,6 +7,7 @@ mod auth;
 mod errors;
 mod health;
 pub(crate) mod log;
+mod reproduce;
 mod stream;
 mod tokens;
 
@@ -43,6 +44,10 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route(routes::EVENTS_STREAM, get(stream::events))
         .route(routes::LOG, get(log::log))
         .route(routes::LOG_STREAM, get(log::stream))
+        .route(routes::REPRODUCE, get(reproduce::reproduce))
+        .route("/api/records/{key}", get(reproduce::record))
+        .route("/api/blobs/{digest}", get(agent::get_blob).head(agent::has_blob))
+        .route("/api/git/{*rest}", get(agent::git).post(agent::git))
         .route(routes::TOKENS, get(tokens::list).post(tokens::add))
         .route("/api/tokens/{name}/revoke", post(tokens::revoke))
         .route(routes::AGENTS, get(agent::agents))

@@ -28,6 +28,7 @@ use tollgate_state::{Formed, LeaseEnd, NewWorkItem, WorkItemEnd, log_link};
 use tollgate_store::RecordOutcome;
 
 use crate::agents::leases::Adopted as AdoptedLease;
+use crate::agents::offer::plan_pins;
 use crate::agents::{Assignment, Job, Queued, Reported, WorkRef, attributes};
 use crate::controller::Controller;
 use crate::error::{ControllerError, blocking};
@@ -150,7 +151,8 @@ impl<'a> Run<'a> {
                 significant: job.significant,
             })
             .collect();
-        controller.db.planned(integration, &new).await?;
+        let pins = plan_pins(&plan, &controller.config.salt);
+        controller.db.planned(integration, &new, &pins).await?;
         let mut attempts = vec![0; jobs.jobs.len()];
         let mut failures = HashMap::new();
         let mut adopted = Vec::new();

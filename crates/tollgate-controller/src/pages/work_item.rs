@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tollgate_api::{WorkItemDetail, routes};
+use tollgate_api::{WorkItemDetail, WorkItemState, routes};
 
 use super::parts::{Links, badge, failure, item_took, now, when};
 use super::{Frame, PageResult, Section, bad_query};
@@ -70,6 +70,10 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
                 @if let Some(start) = item.started_at { dt { "Started" } dd { (when(start)) } }
                 @if let Some(end) = item.finished_at { dt { "Ended" } dd { (when(end)) } }
                 @if item.started_at.is_some() { dt { "Took" } dd { (item_took(item, now())) } }
+                @if matches!(item.state, WorkItemState::Failed | WorkItemState::Passed) {
+                    dt { "Reproduce" }
+                    dd #reproduce { code { "tollgate reproduce " (item.id) " --integration " (detail.integration) } }
+                }
             }
         }
         @if !detail.archives.is_empty() {

@@ -1,6 +1,7 @@
-//! The mirrors stay small: a ref of the mirror's own only for a change that waits or runs and
-//! for an integration that has not finished, old ones swept at startup, refs and objects
-//! packed in the background, and the gate merging as before.
+//! The mirrors stay small: a ref of the mirror's own only for a change that waits or runs, for
+//! an integration that has not finished and for the newest rejected ones (`reproduce` fetches
+//! them), old ones swept at startup, refs and objects packed in the background, and the gate
+//! merging as before.
 
 use tollgate_api::{ChangeState, IntegrationState};
 
@@ -17,15 +18,24 @@ fn integration_ref(id: i64) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mirror_keeps_refs_only_for_changes_that_wait_and_integrations_that_run() {
-    let gate = Gate::start(Setup::default()).await;
+async fn the_mirror_keeps_refs_only_for_changes_that_wait_integrations_that_run_and_the_newest_rejected()
+ {
+    let setup = Setup { keep_rejected: Some(1), ..Setup::default() };
+    let gate = Gate::start(setup).await;
     let passing = gate.commit(APP, "origin/main", &[("a.txt", "a\n")], "Passes");
     let failing = gate.commit(APP, "origin/main", &[("break-build", "")], "Breaks the build");
     let merged = gate.ended(&gate.stage(&[&passing]).await).await;
     let rejected = gate.ended(&gate.stage(&[&failing]).await).await;
     assert_eq!(merged[0].state, ChangeState::Merged, "{:?}", merged[0].rejection);
     assert_eq!(rejected[0].state, ChangeState::Rejected);
-    within(|| async { gate.kept_refs(APP).is_empty().then_some(()) }).await;
+    let first_rejected = integration_ref(rejected[0].integration.unwrap());
+    within(|| async { (gate.kept_refs(APP) == [first_rejected.clone()]).then_some(()) }).await;
+    // A newer rejection pushes the older one's commit out of the one kept.
+    let failing = gate.commit(APP, "origin/main", &[("break-build", "again")], "Breaks it again");
+    let rejected = gate.ended(&gate.stage(&[&failing]).await).await;
+    assert_eq!(rejected[0].state, ChangeState::Rejected);
+    let newest_rejected = integration_ref(rejected[0].integration.unwrap());
+    within(|| async { (gate.kept_refs(APP) == [newest_rejected.clone()]).then_some(()) }).await;
 
     // One change held in its integration, one waiting behind it, one taken back.
     let held = gate.commit(APP, "origin/main", &[("hold", ""), ("h.txt", "h\n")], "Held");
@@ -39,7 +49,12 @@ async fn the_mirror_keeps_refs_only_for_changes_that_wait_and_integrations_that_
     let taken_back = gate.commit(APP, "origin/main", &[("t.txt", "t\n")], "Taken back");
     let taken_back = gate.stage(&[&taken_back]).await;
     gate.controller().unstage(APP, "main", &taken_back[0].id.to_string()).await.unwrap();
-    let kept = [change_ref(held[0].id), change_ref(waiting[0].id), integration_ref(running)];
+    let kept = [
+        change_ref(held[0].id),
+        change_ref(waiting[0].id),
+        integration_ref(running),
+        newest_rejected.clone(),
+    ];
     let mut kept = kept.to_vec();
     kept.sort();
     assert_eq!(gate.kept_refs(APP), kept);
@@ -53,7 +68,7 @@ async fn the_mirror_keeps_refs_only_for_changes_that_wait_and_integrations_that_
     let batch = gate.ended(&gate.stage(&[&one, &other]).await).await;
     let states: Vec<_> = batch.iter().map(|c| c.state).collect();
     assert_eq!(states, [ChangeState::Merged, ChangeState::Rejected]);
-    within(|| async { gate.kept_refs(APP).is_empty().then_some(()) }).await;
+    within(|| async { (gate.kept_refs(APP) == [newest_rejected.clone()]).then_some(()) }).await;
 
     // The branch has every merged change, and nothing else.
     let tip = gate.tip(APP);

@@ -62,6 +62,9 @@ async fn a_failing_work_items_page_shows_the_instruction_the_fail_line_and_the_r
         assert_eq!(browser.text(".why .user").await, "A test failed.");
         assert!(browser.text(".why pre.excerpt").await.contains("FAIL: app_test"));
         assert!(browser.text("#log").await.contains("FAIL: app_test"));
+        let reproduce =
+            format!("tollgate reproduce demo/app:linux:Test --integration {integration}");
+        assert_eq!(browser.text("#reproduce").await, reproduce);
         browser.shot(&format!("work-item-failed-js-{javascript}")).await;
 
         // One click to the integration, one more to the change.

@@ -36,6 +36,8 @@ pub struct Setup {
     pub poll: Option<Duration>,
     /// `maintenance_every` of the service.
     pub maintenance_every: Option<u32>,
+    /// `keep_rejected` of the service.
+    pub keep_rejected: Option<u32>,
     /// `admin_token_file`: `admin.token` in the test's folder, made by the service.
     pub admin_token: bool,
     /// `read_needs_token` of the service.
@@ -78,6 +80,9 @@ impl Gate {
         config.poll_interval = setup.poll.unwrap_or(Duration::from_secs(3600));
         config.retry_backoff = Duration::from_millis(100);
         config.writable = vec![marks.clone()];
+        if let Some(kept) = setup.keep_rejected {
+            config.keep_rejected = kept;
+        }
         if let Some(every) = setup.maintenance_every {
             config.maintenance_every = every;
         }

@@ -15,6 +15,7 @@ mod planning;
 mod progress;
 mod project;
 mod rejection;
+mod reproduce;
 mod run_item;
 mod serve;
 mod setup;
@@ -58,6 +59,10 @@ enum Command {
     Plan(PlanArgs),
     /// Runs one work item on this machine, in a sandbox, and prints its log as it grows.
     RunItem(RunItemArgs),
+    /// Runs a work item of an integration on this machine as it ran in the gate: the
+    /// integration's exact commit and pins, fetched from the service, and the builds it
+    /// depends on from the service's store.
+    Reproduce(reproduce::ReproduceArgs),
     /// Stages changes for a gated branch: they are integrated, tested, and merged or rejected.
     Stage(stage::StageArgs),
     /// Takes a staged change back before it is merged.
@@ -103,6 +108,17 @@ pub struct RunItemArgs {
     pub work_item: String,
     #[command(flatten)]
     pub sources: SourceArgs,
+    #[command(flatten)]
+    pub here: HereArgs,
+    /// The branch being integrated (`TESTED_MODULE_BRANCH_COIN`, `InstallSourceArchive`'s
+    /// `CURRENT_BRANCH`).
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+/// How work items run on this machine: `run-item`'s and `reproduce`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct HereArgs {
     /// Where the store, the workspaces and the logs live [default: $XDG_DATA_HOME/tollgate or
     /// ~/.local/share/tollgate].
     #[arg(long, value_name = "DIR", value_parser = paths::absolute)]
@@ -123,10 +139,6 @@ pub struct RunItemArgs {
     /// The most bytes the log may hold; output past it is dropped.
     #[arg(long, value_name = "BYTES")]
     pub log_cap: Option<u64>,
-    /// The branch being integrated (`TESTED_MODULE_BRANCH_COIN`, `InstallSourceArchive`'s
-    /// `CURRENT_BRANCH`).
-    #[arg(long)]
-    pub branch: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -134,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::RunItem(args) => run_item::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
         Command::Stage(args) => stage::run(&args),
         Command::Unstage(args) => unstage::run(&args),
         Command::Cancel(args) => cancel::run(&args),

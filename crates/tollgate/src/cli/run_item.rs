@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tollgate_core::plan::{Plan, WorkItem, WorkItemId};
 use tollgate_core::run::Outcome;
 use tollgate_runner::{Runner, RunnerOptions, Sandbox, summary};
+use tollgate_sources::SourcesDir;
 use tollgate_store::LocalStore;
 
 use super::planning::{Planned, plan_project};
-use super::{EXIT_SYSTEM, RunItemArgs};
+use super::{EXIT_SYSTEM, EXIT_USAGE, HereArgs, RunItemArgs};
 
 /// Exit status of a run that was cancelled (as a shell reports Ctrl-C).
 const EXIT_CANCELLED: u8 = 130;
@@ -54,92 +55,124 @@ pub fn run(args: &RunItemArgs) -> anyhow::Result<ExitCode> {
     };
     let order = with_dependencies(&plan, item);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run_all(args, sources, &plan, &order))
+    runtime.block_on(async {
+        let here = match Here::open(&args.here) {
+            Ok(here) => here,
+            Err(code) => return Ok(code),
+        };
+        let sources = Arc::new(sources);
+        here.run(&args.here, sources, &plan, &order, args.branch.as_deref(), false).await
+    })
 }
 
-async fn run_all(
-    args: &RunItemArgs,
-    sources: tollgate_sources::SourcesDir,
-    plan: &Plan,
-    order: &[&WorkItem],
-) -> anyhow::Result<ExitCode> {
-    let sandbox = match args.no_sandbox {
-        true => {
-            eprintln!(
-                "tollgate: warning: no sandbox: work items run with your rights on this machine"
-            );
-            Sandbox::Off
-        }
-        false => Sandbox::bubblewrap().await?,
-    };
-    let data_dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => default_data_dir()?,
-    };
-    let store = match LocalStore::open(&data_dir.join("store")) {
-        Ok(store) => store,
-        Err(error) => {
-            eprintln!("tollgate: cannot open the store: {error}");
-            return Ok(ExitCode::from(EXIT_SYSTEM));
-        }
-    };
-    let mut options = RunnerOptions::new(&data_dir);
-    options.keep_workspaces = args.keep_workspace;
-    if let Some(dir) = &args.work_dir {
-        options.work_root.clone_from(dir);
-        // Other work items' workspaces are no work item's business, wherever they are.
-        options.hidden.push(dir.clone());
-    }
-    options.writable.clone_from(&args.writable);
-    if let Some(cap) = args.log_cap {
-        options.log_cap = cap;
-    }
-    let runner = Runner::new(Arc::new(store), Arc::new(sources), sandbox, options);
+/// This machine's data directory, opened for running work items.
+pub(super) struct Here {
+    pub data_dir: PathBuf,
+    pub store: Arc<LocalStore>,
+}
 
-    let cancel = CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
+impl Here {
+    /// The data directory (`--data-dir`, or the user's) with its store; a store that cannot
+    /// be opened is said, and is the system's failure.
+    pub(super) fn open(args: &HereArgs) -> Result<Here, ExitCode> {
+        let data_dir = match &args.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir().map_err(|error| {
+                eprintln!("tollgate: {error}");
+                ExitCode::from(EXIT_USAGE)
+            })?,
+        };
+        match LocalStore::open(&data_dir.join("store")) {
+            Ok(store) => Ok(Here { data_dir, store: Arc::new(store) }),
+            Err(error) => {
+                eprintln!("tollgate: cannot open the store: {error}");
+                Err(ExitCode::from(EXIT_SYSTEM))
+            }
         }
-    });
-    for item in order {
-        eprintln!("tollgate: {}", item.id);
-        let (lines, mut received) = mpsc::unbounded_channel::<String>();
-        let printer = tokio::spawn(async move {
-            let mut stdout = std::io::stdout();
-            while let Some(line) = received.recv().await {
-                // A closed stdout (`| head`) stops the printing, not the work item.
-                if stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush()).is_err() {
-                    break;
-                }
+    }
+
+    /// Runs `order` one after the other, each log printed as it grows, and stops at the first
+    /// that does not pass; its end is the exit status. Each is reused when the store has its
+    /// passed result, but the last one runs `again` whatever the store holds.
+    pub(super) async fn run(
+        &self,
+        args: &HereArgs,
+        sources: Arc<SourcesDir>,
+        plan: &Plan,
+        order: &[&WorkItem],
+        branch: Option<&str>,
+        again: bool,
+    ) -> anyhow::Result<ExitCode> {
+        let sandbox = match args.no_sandbox {
+            true => {
+                eprintln!(
+                    "tollgate: warning: no sandbox: work items run with your rights on this machine"
+                );
+                Sandbox::Off
+            }
+            false => Sandbox::bubblewrap().await?,
+        };
+        let mut options = RunnerOptions::new(&self.data_dir);
+        options.keep_workspaces = args.keep_workspace;
+        if let Some(dir) = &args.work_dir {
+            options.work_root.clone_from(dir);
+            // Other work items' workspaces are no work item's business, wherever they are.
+            options.hidden.push(dir.clone());
+        }
+        options.writable.clone_from(&args.writable);
+        if let Some(cap) = args.log_cap {
+            options.log_cap = cap;
+        }
+        let runner = Runner::new(self.store.clone(), sources, sandbox, options);
+
+        let cancel = CancellationToken::new();
+        let on_interrupt = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt.cancel();
             }
         });
-        let finished = runner.run(plan, item, args.branch.as_deref(), &cancel, Some(lines)).await;
-        let _ = printer.await;
-        let what = match (finished.reused, &finished.log) {
-            (true, _) => "reused".to_owned(),
-            (false, Some(log)) => {
-                format!("{} (log: {})", summary(&finished.outcome), log.display())
+        for (n, item) in order.iter().enumerate() {
+            eprintln!("tollgate: {}", item.id);
+            let (lines, mut received) = mpsc::unbounded_channel::<String>();
+            let printer = tokio::spawn(async move {
+                let mut stdout = std::io::stdout();
+                while let Some(line) = received.recv().await {
+                    // A closed stdout (`| head`) stops the printing, not the work item.
+                    if stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+                        break;
+                    }
+                }
+            });
+            let finished = match again && n + 1 == order.len() {
+                true => runner.run_again(plan, item, branch, &cancel, Some(lines)).await,
+                false => runner.run(plan, item, branch, &cancel, Some(lines)).await,
+            };
+            let _ = printer.await;
+            let what = match (finished.reused, &finished.log) {
+                (true, _) => "reused".to_owned(),
+                (false, Some(log)) => {
+                    format!("{} (log: {})", summary(&finished.outcome), log.display())
+                }
+                (false, None) => summary(&finished.outcome),
+            };
+            eprintln!("tollgate: {} {what}", item.id);
+            if let Some(workspace) = &finished.workspace {
+                eprintln!("tollgate: its workspace is kept in {}", workspace.display());
             }
-            (false, None) => summary(&finished.outcome),
-        };
-        eprintln!("tollgate: {} {what}", item.id);
-        if let Some(workspace) = &finished.workspace {
-            eprintln!("tollgate: its workspace is kept in {}", workspace.display());
+            match finished.outcome {
+                Outcome::Passed => {}
+                Outcome::Failed(_) => return Ok(ExitCode::FAILURE),
+                Outcome::Error(_) => return Ok(ExitCode::from(EXIT_SYSTEM)),
+                Outcome::Cancelled => return Ok(ExitCode::from(EXIT_CANCELLED)),
+            }
         }
-        match finished.outcome {
-            Outcome::Passed => {}
-            Outcome::Failed(_) => return Ok(ExitCode::FAILURE),
-            Outcome::Error(_) => return Ok(ExitCode::from(EXIT_SYSTEM)),
-            Outcome::Cancelled => return Ok(ExitCode::from(EXIT_CANCELLED)),
-        }
+        Ok(ExitCode::SUCCESS)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `item` after the work items it needs, each once, dependencies first.
-fn with_dependencies<'p>(plan: &'p Plan, item: &'p WorkItem) -> Vec<&'p WorkItem> {
+pub(super) fn with_dependencies<'p>(plan: &'p Plan, item: &'p WorkItem) -> Vec<&'p WorkItem> {
     fn visit<'p>(plan: &'p Plan, id: &WorkItemId, order: &mut Vec<&'p WorkItem>) {
         let Some(item) = plan.work_item(id) else { return };
         if order.iter().any(|done| done.id == *id) {
