@@ -251,29 +251,44 @@ pub async fn log(
         return Err(ControllerError::Conflict(format!("lease {lease} is not live")));
     };
     let path = leased.log_path;
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(io(&path))?;
-    }
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .await
-        .map_err(io(&path))?;
-    let length = file.metadata().await.map_err(io(&path))?.len();
-    if query.offset > length {
-        return Err(ControllerError::Conflict(format!(
-            "the log has {length} bytes; a piece at {} leaves a gap",
-            query.offset
-        )));
-    }
-    let skip = (length - query.offset).min(body.len() as u64) as usize;
-    file.write_all(&body[skip..]).await.map_err(io(&path))?;
+    // Written through before the answer: the length answered is on the file, where the next
+    // piece's offset is checked against it. (An async file's write returns once handed over,
+    // and a piece still in flight would make the next one look like a gap.)
+    let (at, offset) = (path.clone(), query.offset);
+    let length = blocking(move || append_at(&at, offset, &body)).await?.map_err(io(&path))?;
+    let length = match length {
+        Ok(length) => length,
+        Err(length) => {
+            return Err(ControllerError::Conflict(format!(
+                "the log has {length} bytes; a piece at {offset} leaves a gap"
+            )));
+        }
+    };
     controller.logs.wrote(&path);
     if query.end {
         controller.pool.release(&leased.key);
     }
-    Ok((length + (body.len() - skip) as u64).to_string())
+    Ok(length.to_string())
+}
+
+/// Appends what of `piece` (which starts at byte `offset` of the log) the file lacks, and
+/// answers the file's length then; `Err(length)` when the piece starts past the end.
+fn append_at(
+    path: &std::path::Path,
+    offset: u64,
+    piece: &[u8],
+) -> std::io::Result<Result<u64, u64>> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let length = file.metadata()?.len();
+    if offset > length {
+        return Ok(Err(length));
+    }
+    let skip = (length - offset).min(piece.len() as u64) as usize;
+    file.write_all(&piece[skip..])?;
+    Ok(Ok(length + (piece.len() - skip) as u64))
 }
 
 fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> ControllerError + '_ {

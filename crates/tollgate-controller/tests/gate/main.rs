@@ -3,6 +3,7 @@
 mod browser;
 mod support;
 
+mod agent_log;
 mod gating;
 mod metrics;
 mod mirrors;

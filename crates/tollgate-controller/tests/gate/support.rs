@@ -38,6 +38,8 @@ pub struct Setup {
     pub maintenance_every: Option<u32>,
     /// `keep_rejected` of the service.
     pub keep_rejected: Option<u32>,
+    /// `local_slots` of the service (2 when left out); 0 leaves every work item to agents.
+    pub local_slots: Option<u32>,
     /// `admin_token_file`: `admin.token` in the test's folder, made by the service.
     pub admin_token: bool,
     /// `read_needs_token` of the service.
@@ -76,7 +78,7 @@ impl Gate {
         }
         let mut config = Config::new(tmp.path().join("data"));
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.local_slots = 2;
+        config.local_slots = setup.local_slots.unwrap_or(2);
         config.poll_interval = setup.poll.unwrap_or(Duration::from_secs(3600));
         config.retry_backoff = Duration::from_millis(100);
         config.writable = vec![marks.clone()];
