@@ -1,77 +1,93 @@
 //! A leased run's log, sent to the controller as it grows, so that it can be followed there.
 //!
-//! Lines are gathered for a moment into a piece (the run's end sends what is left at once),
+//! The runner writes the log to a file and says how long it is; the sender reads what is new
+//! from the file. Lines are gathered for a moment into a piece (the run's end sends what is left at once),
 //! and each piece names the byte offset it starts at: a piece sent again after a broken
 //! connection is written once. The last piece says so (`end`): the run is over, and the
 //! controller gives its slot to the next work item while this one reports. While the
 //! controller is down the log waits here and goes when it is back; once the lease is not the
 //! agent's any more (409), the rest is dropped.
 
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::client::{CallError, Client};
 
 /// The most bytes in one piece.
-const PIECE: usize = 256 << 10;
+const PIECE: u64 = 256 << 10;
 /// How long lines are gathered into a piece before it is sent: the log at the controller is
 /// this far behind at most, while the controller is up.
 const GATHER: Duration = Duration::from_millis(100);
 
-/// Starts sending `lease`'s log; the task ends once the sender is dropped and what it was
-/// given is sent (or cannot be).
+/// Starts sending `lease`'s log, which the runner writes at `path` and whose length it tells
+/// the sender it returns; the task ends once that sender is dropped (the log is sealed) and
+/// the whole file is sent (or cannot be). What is not sent yet waits in the file, not in
+/// memory, however far the controller falls behind.
 pub fn start(
     client: Client,
     lease: i64,
     agent: String,
-) -> (UnboundedSender<String>, JoinHandle<()>) {
-    let (lines, receiver) = unbounded_channel();
-    let task = tokio::spawn(send(client, lease, agent, receiver));
-    (lines, task)
+    path: PathBuf,
+) -> (watch::Sender<u64>, JoinHandle<()>) {
+    let (length, written) = watch::channel(0);
+    let task = tokio::spawn(send(client, lease, agent, path, written));
+    (length, task)
 }
 
-async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedReceiver<String>) {
-    let mut pending: Vec<u8> = Vec::new();
+async fn send(
+    client: Client,
+    lease: i64,
+    agent: String,
+    path: PathBuf,
+    mut written: watch::Receiver<u64>,
+) {
+    // What the controller has.
     let mut offset = 0u64;
     let mut open = true;
     let mut backoff = Duration::from_millis(200);
-    // Whether the piece that said `end` was taken.
-    let mut ended = false;
     loop {
-        if pending.is_empty() && open {
-            match lines.recv().await {
-                Some(line) => pending.extend_from_slice(line.as_bytes()),
-                None => open = false,
-            }
-        }
-        if pending.is_empty() && ended {
-            return;
+        if open && *written.borrow_and_update() <= offset && written.changed().await.is_err() {
+            open = false;
         }
         // Lines that come soon after go in the same piece: a short work item's log is one
         // request, and a long one's a few a second.
         let gather = tokio::time::sleep(GATHER);
         tokio::pin!(gather);
-        while open && pending.len() < PIECE {
+        while open && *written.borrow() < offset + PIECE {
             tokio::select! {
-                line = lines.recv() => match line {
-                    Some(line) => pending.extend_from_slice(line.as_bytes()),
-                    None => open = false,
-                },
+                changed = written.changed() => if changed.is_err() { open = false },
                 () = &mut gather => break,
             }
         }
-        let take = pending.len().min(PIECE);
-        let end = !open && take == pending.len();
-        match client.log(lease, &agent, offset, pending[..take].to_vec(), end).await {
-            Ok(length) => {
+        // Once the log is sealed, the file's length is all of it.
+        let length = match open {
+            true => *written.borrow(),
+            false => std::fs::metadata(&path).map_or(0, |m| m.len()),
+        };
+        let take = length.saturating_sub(offset).min(PIECE);
+        let end = !open && offset + take == length;
+        if take == 0 && !end {
+            continue;
+        }
+        let piece = match read_at(&path, offset, take).await {
+            Ok(piece) => piece,
+            Err(error) => {
+                tracing::warn!(lease, %error, "cannot read the log to send it");
+                return;
+            }
+        };
+        match client.log(lease, &agent, offset, piece, end).await {
+            Ok(at_controller) => {
                 // What the controller has: all of this piece, or part when a piece sent before
                 // arrived after all.
-                let sent = length.saturating_sub(offset).min(take as u64) as usize;
-                pending.drain(..sent);
-                offset += sent as u64;
-                ended = end && pending.is_empty();
+                offset += at_controller.saturating_sub(offset).min(take);
+                if end && offset == length {
+                    return;
+                }
                 backoff = Duration::from_millis(200);
             }
             Err(CallError::Down(_)) => {
@@ -84,4 +100,20 @@ async fn send(client: Client, lease: i64, agent: String, mut lines: UnboundedRec
             }
         }
     }
+}
+
+/// `take` bytes of the file at `offset`; nothing when there is no file (a reused result
+/// writes none).
+async fn read_at(path: &Path, offset: u64, take: u64) -> std::io::Result<Vec<u8>> {
+    if take == 0 {
+        return Ok(Vec::new());
+    }
+    let path = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        let mut piece = vec![0; take as usize];
+        file.read_exact_at(&mut piece, offset)?;
+        Ok(piece)
+    });
+    read.await.map_err(std::io::Error::other)?
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_api::{AgentOffer, AgentReport, FailureView, PlanPins, WorkItemState};
 use tollgate_core::plan::{BuildKey, Plan, WorkItemId};
 use tollgate_core::run::Outcome;
-use tollgate_runner::{Finished, Runner, failure_view};
+use tollgate_runner::{Finished, Observer, Runner, failure_view};
 use tollgate_store::Record;
 
 use crate::client::CallError;
@@ -68,11 +68,19 @@ async fn prepare_and_run(
     };
     let item = plan.work_item(&id).expect("found by prepare");
     let log_path = machine.local.data_dir.join("logs").join(format!("lease-{}.log", offer.lease));
-    let (lines, sending) =
-        log_stream::start(machine.local.client.clone(), offer.lease, machine.name.clone());
+    let client = machine.local.client.clone();
+    let (length, sending) =
+        log_stream::start(client, offer.lease, machine.name.clone(), log_path.clone());
     let finished = machine
         .runner
-        .run_logged(&plan, item, Some(&offer.branch), cancel, Some(lines), log_path.clone())
+        .run_logged(
+            &plan,
+            item,
+            Some(&offer.branch),
+            cancel,
+            Some(Observer::Length(length)),
+            log_path.clone(),
+        )
         .await;
     tracing::debug!(lease = offer.lease, "run ended; sending the rest of the log");
     // Every line is at the controller before the report ends the lease.

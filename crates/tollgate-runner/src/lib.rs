@@ -19,6 +19,7 @@ pub mod workspace;
 
 pub use excerpt::{excerpt, excerpt_of_file};
 pub use failure::failure_view;
+pub use log::Observer;
 pub use runner::{
     DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Runner, RunnerOptions, summary,
 };

@@ -20,6 +20,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
+
+/// Who hears of the log as it grows.
+pub enum Observer {
+    /// Every batch of lines, as written (`tollgate run-item` prints them).
+    Lines(UnboundedSender<String>),
+    /// The log's length after each write, for a reader of the file itself: what it has not
+    /// read waits in the file, not in memory (an agent sends it in pieces, the controller
+    /// wakes the log's followers).
+    Length(watch::Sender<u64>),
+}
+
+impl From<UnboundedSender<String>> for Observer {
+    fn from(lines: UnboundedSender<String>) -> Observer {
+        Observer::Lines(lines)
+    }
+}
 
 /// Where a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,24 +69,23 @@ struct Inner {
     cap: u64,
     capped: bool,
     failed: Option<io::Error>,
-    /// A live reader (`tollgate run-item`, later the dashboard) gets every line written.
-    observer: Option<UnboundedSender<String>>,
+    /// The log is stored: the store may keep this very file, which must not change now.
+    sealed: bool,
+    /// A live reader hears of every write.
+    observer: Option<Observer>,
 }
 
 /// Room kept under the cap for the line that says the cap was reached.
 const CAP_NOTE_ROOM: u64 = 200;
 
 impl Log {
-    pub fn create(
-        path: &Path,
-        cap: u64,
-        observer: Option<UnboundedSender<String>>,
-    ) -> io::Result<Log> {
+    pub fn create(path: &Path, cap: u64, observer: Option<Observer>) -> io::Result<Log> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
         let file = File::create(path)?;
-        let inner = Inner { file, written: 0, cap, capped: false, failed: None, observer };
+        let inner =
+            Inner { file, written: 0, cap, capped: false, failed: None, sealed: false, observer };
         Ok(Log { inner: Arc::new(Mutex::new(inner)), path: path.to_owned() })
     }
 
@@ -123,6 +139,14 @@ impl Log {
         }
     }
 
+    /// Ends the log: lines written after this are dropped (and the observer is let go), so
+    /// that the file can be stored as it is.
+    pub fn seal(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.sealed = true;
+        inner.observer = None;
+    }
+
     /// The first write that failed, if any.
     pub fn failure(&self) -> Option<String> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -133,18 +157,42 @@ impl Log {
 impl Inner {
     /// Writes whole lines, and hands them to the observer.
     fn write(&mut self, lines: String) {
-        if self.failed.is_some() {
+        if self.failed.is_some() || self.sealed {
             return;
         }
         match self.file.write_all(lines.as_bytes()) {
             Ok(()) => self.written += lines.len() as u64,
             Err(error) => self.failed = Some(error),
         }
-        if let Some(observer) = &self.observer
-            && observer.send(lines).is_err()
-        {
+        let heard = match &self.observer {
+            Some(Observer::Lines(observer)) => observer.send(lines).is_ok(),
+            Some(Observer::Length(observer)) => observer.send(self.written).is_ok(),
+            None => true,
+        };
+        if !heard {
             // The reader went away; the log goes on without it.
             self.observer = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sealed_log_takes_no_more_lines_and_tells_its_length_until_then() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("run.log");
+        let (length, mut told) = watch::channel(0);
+        let log = Log::create(&path, 1 << 20, Some(Observer::Length(length))).unwrap();
+        log.out("built");
+        let written = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(*told.borrow_and_update(), written);
+        log.seal();
+        log.err("after the seal");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), written, "the file stays as stored");
+        assert!(told.changed().await.is_err(), "the reader hears that the log has ended");
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with(" out built\n"));
     }
 }

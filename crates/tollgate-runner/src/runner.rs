@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::spawn_blocking;
 use tokio_util::sync::CancellationToken;
 use tollgate_core::plan::{Plan, WorkItem};
@@ -29,7 +28,7 @@ use tollgate_sources::SourcesDir;
 use tollgate_store::{Record, RecordFailure, RecordOutcome, Store};
 
 use crate::agent::Agent;
-use crate::log::Log;
+use crate::log::{Log, Observer};
 use crate::sandbox::Overlay;
 use crate::sandbox::Sandbox;
 use crate::tree_cache::{Made, TreeCache};
@@ -156,7 +155,7 @@ impl Runner {
         item: &WorkItem,
         branch: Option<&str>,
         cancel: &CancellationToken,
-        observer: Option<UnboundedSender<String>>,
+        observer: Option<Observer>,
     ) -> Finished {
         let log_path = self.log_path(item);
         self.run_logged(plan, item, branch, cancel, observer, log_path).await
@@ -170,7 +169,7 @@ impl Runner {
         item: &WorkItem,
         branch: Option<&str>,
         cancel: &CancellationToken,
-        observer: Option<UnboundedSender<String>>,
+        observer: Option<Observer>,
     ) -> Finished {
         let log_path = self.log_path(item);
         self.run_here(plan, item, branch, cancel, observer, log_path).await
@@ -189,14 +188,14 @@ impl Runner {
         item: &WorkItem,
         branch: Option<&str>,
         cancel: &CancellationToken,
-        observer: Option<UnboundedSender<String>>,
+        observer: Option<Observer>,
         log_path: PathBuf,
     ) -> Finished {
         let key = item.build_key;
         let store = self.store.clone();
         match blocking(move || store.record(&key)).await {
             Ok(Some(record)) if record.outcome == RecordOutcome::Passed => {
-                if let Some(observer) = &observer {
+                if let Some(Observer::Lines(observer)) = &observer {
                     let _ = observer.send(format!(
                         "reused the passed result of {} (build key {key})\n",
                         record.work_item
@@ -225,7 +224,7 @@ impl Runner {
         item: &WorkItem,
         branch: Option<&str>,
         cancel: &CancellationToken,
-        observer: Option<UnboundedSender<String>>,
+        observer: Option<Observer>,
         log_path: PathBuf,
     ) -> Finished {
         let started = unix_ms();
@@ -564,6 +563,8 @@ impl Runner {
                     let root = workspace.root().to_owned();
                     let removal = blocking(move || workspace.remove().map_err(|e| e.to_string()));
                     if let Err(error) = removal.await {
+                        // The log may be sealed and stored by now: the operator's log says it.
+                        tracing::warn!(workspace = %root.display(), error, "could not remove a workspace");
                         log.sys(&format!(
                             "could not remove the workspace {}: {error}",
                             root.display()
@@ -583,8 +584,10 @@ impl Runner {
             };
             let (store, path, key, id) =
                 (self.store.clone(), log.path().to_owned(), item.build_key, item.id.to_string());
+            // Nothing more goes into the log: the store may keep the file itself.
+            log.seal();
             blocking(move || {
-                let log = store.put_file(&path)?;
+                let log = store.put_finished_file(&path)?;
                 let record = Record {
                     outcome: record_outcome,
                     failure,

@@ -41,6 +41,40 @@ impl TempFile {
         }
     }
 
+    /// A second name `<dir>/<stem>.<pid>.<n>.tmp` for the file at `source`, the same file (a
+    /// hard link); `None` when `dir` is on another filesystem, or the filesystem has no hard
+    /// links.
+    pub(crate) fn link_in(
+        dir: &Path,
+        stem: &str,
+        source: &Path,
+    ) -> Result<Option<TempFile>, IoFailure> {
+        let pid = process::id();
+        let mut attempts = 0;
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!("{stem}.{pid}.{n}.tmp"));
+            match fs::hard_link(source, &path) {
+                Ok(()) => {
+                    let file = File::open(&path).map_err(IoFailure::at("cannot open", &path))?;
+                    return Ok(Some(TempFile { path, file, placed: false }));
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => {
+                    attempts += 1;
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::CrossesDevices | io::ErrorKind::Unsupported
+                    ) || error.raw_os_error() == Some(1) =>
+                {
+                    return Ok(None);
+                }
+                Err(error) => return Err(IoFailure::at("cannot link", &path)(error)),
+            }
+        }
+    }
+
     pub(crate) fn file(&self) -> &File {
         &self.file
     }

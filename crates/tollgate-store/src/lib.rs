@@ -44,6 +44,13 @@ pub trait Store: Send + Sync {
     /// is streamed, never read into memory whole.
     fn put_file(&self, path: &Path) -> Result<Digest, StoreError>;
 
+    /// Stores a finished file that nothing changes any more (a work item's log) by its
+    /// content; a store may keep the file itself rather than a copy, so it must stay as it
+    /// is.
+    fn put_finished_file(&self, path: &Path) -> Result<Digest, StoreError> {
+        self.put_file(path)
+    }
+
     /// Stores bytes by their content.
     fn put_bytes(&self, bytes: &[u8]) -> Result<Digest, StoreError>;
 

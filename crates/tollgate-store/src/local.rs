@@ -142,9 +142,35 @@ impl LocalStore {
         }
         Ok(digest)
     }
+
+    /// Stores a finished file (a log nothing writes any more) by its content, as a second name
+    /// of the same file where the store is on its filesystem: its bytes are written once, not
+    /// copied. The file must not change afterwards, since the blob is that file; elsewhere it
+    /// is copied. With `expected`, only content that has that digest is stored.
+    pub fn put_finished_file(
+        &self,
+        path: &Path,
+        expected: Option<&Digest>,
+    ) -> Result<Digest, StoreError> {
+        let digest = hash_file(path)?;
+        if expected.is_some_and(|expected| *expected != digest) || self.contains(&digest)? {
+            return Ok(digest);
+        }
+        match TempFile::link_in(&self.tmp, "blob", path)? {
+            Some(temp) => self.place(temp, &self.blob_path(&digest))?,
+            None => {
+                self.put_file_expecting(path, &digest)?;
+            }
+        }
+        Ok(digest)
+    }
 }
 
 impl Store for LocalStore {
+    fn put_finished_file(&self, path: &Path) -> Result<Digest, StoreError> {
+        LocalStore::put_finished_file(self, path, None)
+    }
+
     /// The file is hashed while it is copied to a temporary file, in one pass; when the store
     /// already has the content, the copy is dropped before it costs an fsync.
     fn put_file(&self, path: &Path) -> Result<Digest, StoreError> {
@@ -226,6 +252,23 @@ impl Store for LocalStore {
 }
 
 /// Copies `source` to `dest` and returns the digest of what was copied.
+fn hash_file(path: &Path) -> Result<Digest, IoFailure> {
+    let mut source = File::open(path).map_err(IoFailure::at("cannot open", path))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0; BUFFER_SIZE];
+    loop {
+        match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buffer[..n]);
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(IoFailure::at("cannot read", path)(error)),
+        }
+    }
+    Ok(Digest::from_hasher(&hasher))
+}
+
 fn copy_hashing(
     source: &mut impl Read,
     source_path: &Path,

@@ -302,3 +302,29 @@ fn a_cache_store_trusts_nothing_from_before_its_open_and_keeps_what_it_is_given_
     assert_eq!(cache.record(&key(2)).unwrap().unwrap().outcome, RecordOutcome::Failed);
     assert_eq!(fs::read(cache.blob_path(&kept)).unwrap(), b"this run's");
 }
+
+#[test]
+fn a_finished_file_is_kept_as_itself_not_copied_and_only_with_the_digest_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(&tmp.path().join("store")).unwrap();
+    let log = tmp.path().join("logs/run.log");
+    fs::create_dir_all(log.parent().unwrap()).unwrap();
+    fs::write(&log, b"a finished log\n").unwrap();
+
+    let wrong = Digest::of(b"something else");
+    let got = store.put_finished_file(&log, Some(&wrong)).unwrap();
+    assert_eq!(got, Digest::of(b"a finished log\n"));
+    assert!(!store.contains(&got).unwrap(), "not what it was sent as: not stored");
+
+    let digest = store.put_finished_file(&log, Some(&got)).unwrap();
+    assert_eq!(digest, got);
+    let blob = store.blob_path(&digest);
+    assert_eq!(fs::read(&blob).unwrap(), b"a finished log\n");
+    // The same file under a second name: its bytes were written once.
+    assert_eq!(fs::metadata(&blob).unwrap().ino(), fs::metadata(&log).unwrap().ino());
+    // The log may go; the blob stays.
+    fs::remove_file(&log).unwrap();
+    assert_eq!(fs::read(&blob).unwrap(), b"a finished log\n");
+    let leftovers = fs::read_dir(tmp.path().join("store/tmp")).map_or(0, Iterator::count);
+    assert_eq!(leftovers, 0);
+}

@@ -215,14 +215,15 @@ pub async fn report(
 
 /// The log as it was streamed during the run is the log the record names, byte for byte,
 /// unless a piece went missing: stored from that file when its digest says so, which spares
-/// the agent sending it twice. Otherwise the agent uploads it.
+/// the agent sending it twice (the file itself, linked: the lease has ended, so no piece
+/// changes it now). Otherwise the agent uploads it.
 fn store_streamed_log(
     store: &tollgate_store::LocalStore,
     log: &Digest,
     streamed: &std::path::Path,
 ) {
     if !store.contains(log).unwrap_or(false) {
-        let _ = store.put_file_expecting(streamed, log);
+        let _ = store.put_finished_file(streamed, Some(log));
     }
 }
 

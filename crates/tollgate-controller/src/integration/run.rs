@@ -23,7 +23,7 @@ use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, plan};
 use tollgate_core::run::{Failure, Outcome};
 use tollgate_core::schedule::{BranchKey, Demand};
 use tollgate_core::source::{Pin, ProjectName, Revision};
-use tollgate_runner::Finished;
+use tollgate_runner::{Finished, Observer};
 use tollgate_state::{Formed, LeaseEnd, NewWorkItem, WorkItemEnd, log_link};
 use tollgate_store::RecordOutcome;
 
@@ -548,20 +548,23 @@ async fn run_item(
     let started = Instant::now();
     let ended = match assignment.reports {
         None => {
-            // Each line written wakes the log's followers.
-            let (lines, mut written) = tokio::sync::mpsc::unbounded_channel();
+            // Each write wakes the log's followers; writes that come while they are woken
+            // wake them once.
+            let (length, mut written) = tokio::sync::watch::channel(0);
             let watched = log.clone();
             let wake = async {
-                while written.recv().await.is_some() {
+                while written.changed().await.is_ok() {
                     controller.logs.wrote(&watched);
                 }
+                // The last write, when the log was sealed right after it.
+                controller.logs.wrote(&watched);
             };
             let run = controller.runner.run_logged(
                 plan,
                 item,
                 Some(&integration.branch),
                 cancel,
-                Some(lines),
+                Some(Observer::Length(length)),
                 log,
             );
             let (finished, ()) = tokio::join!(run, wake);

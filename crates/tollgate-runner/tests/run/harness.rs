@@ -117,8 +117,9 @@ impl Harness {
 
     pub async fn run_with(&self, plan: &Plan, id: &str, cancel: &CancellationToken) -> Run {
         let item = work_item(plan, id);
-        let (sender, mut lines) = mpsc::unbounded_channel();
-        let finished = self.runner().run(plan, item, Some("dev"), cancel, Some(sender)).await;
+        let (sender, mut lines) = mpsc::unbounded_channel::<String>();
+        let finished =
+            self.runner().run(plan, item, Some("dev"), cancel, Some(sender.into())).await;
         let mut live = String::new();
         while let Ok(line) = lines.try_recv() {
             live.push_str(&line);

@@ -145,8 +145,8 @@ impl Here {
                 }
             });
             let finished = match again && n + 1 == order.len() {
-                true => runner.run_again(plan, item, branch, &cancel, Some(lines)).await,
-                false => runner.run(plan, item, branch, &cancel, Some(lines)).await,
+                true => runner.run_again(plan, item, branch, &cancel, Some(lines.into())).await,
+                false => runner.run(plan, item, branch, &cancel, Some(lines.into())).await,
             };
             let _ = printer.await;
             let what = match (finished.reused, &finished.log) {
