@@ -14,7 +14,10 @@
 //! over each run is printed too: on two cores it is what the rate comes down to.
 //! `TOLLGATE_BENCH_LOG_MB=N` measures log ingest instead: one work item prints N MB of
 //! 100-byte lines through an agent, and the MB/s from its start to its end at the controller
-//! (its whole log streamed there) is printed.
+//! (its whole log streamed there) is printed. `TOLLGATE_BENCH_FOLLOW=N` measures how soon a
+//! line reaches a follower of the log at the controller instead: the work item prints the wall
+//! clock N times, every 10 ms, on an agent, `curl` follows `/api/log/stream` at the
+//! controller, and each line's delay (read less printed) is taken: p50, p99, worst.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,12 +38,37 @@ fn main() {
     let idle = number("TOLLGATE_BENCH_IDLE_SECS", 60);
     let local = std::env::var("TOLLGATE_BENCH_LOCAL").is_ok_and(|v| v == "1");
     let log_mb = number("TOLLGATE_BENCH_LOG_MB", 0);
-    let items = if log_mb > 0 { 1 } else { items };
+    let follow = number("TOLLGATE_BENCH_FOLLOW", 0);
+    let items = if log_mb > 0 || follow > 0 { 1 } else { items };
     let tmp = tempfile::tempdir().unwrap();
-    let site = Site::new(tmp.path(), items, local, log_mb);
+    let command = match (log_mb, follow) {
+        (0, 0) => "[\"true\"]".to_owned(),
+        (0, lines) => format!(
+            "[\"sh\", \"-c\", \"sleep 1; i=0; while [ $i -lt {lines} ]; do date +%s%N; sleep 0.01; i=$((i+1)); done\"]"
+        ),
+        (mb, _) => format!(
+            "[\"sh\", \"-c\", \"head -c {} /dev/zero | tr '\\\\0' x | fold -w 99\"]",
+            mb * 1_000_000
+        ),
+    };
+    let site = Site::new(tmp.path(), items, local, &command);
     if std::env::var_os("TOLLGATE_BENCH_KEEP").is_some() {
         println!("agents: the site stays in {}", tmp.path().display());
         std::mem::forget(tmp);
+    }
+    if follow > 0 {
+        let mut delays: Vec<f64> = (0..reps).flat_map(|rep| site.follow(rep, follow)).collect();
+        delays.sort_by(f64::total_cmp);
+        let at = |q: f64| delays[((delays.len() - 1) as f64 * q) as usize];
+        println!(
+            "agents: a line printed on {} to a follower at the controller: {} lines, p50 {:.1} ms, p99 {:.1} ms, worst {:.1} ms",
+            if local { "the controller's own slot" } else { "an agent" },
+            delays.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+        return;
     }
     let mut rates = Vec::new();
     for rep in 0..reps {
@@ -109,16 +137,9 @@ impl Drop for Site {
 }
 
 impl Site {
-    fn new(dir: &Path, items: u64, local: bool, log_mb: u64) -> Site {
+    fn new(dir: &Path, items: u64, local: bool, command: &str) -> Site {
         let work = dir.join("work");
         std::fs::create_dir_all(work.join("coin/platform_configs")).unwrap();
-        let command = match log_mb {
-            0 => "[\"true\"]".to_owned(),
-            mb => format!(
-                "[\"sh\", \"-c\", \"head -c {} /dev/zero | tr '\\\\0' x | fold -w 99\"]",
-                mb * 1_000_000
-            ),
-        };
         std::fs::write(
             work.join("coin/module_config.yaml"),
             format!("version: 2\ninstructions:\n  Build:\n    - type: ExecuteCommand\n      command: {command}\n      maxTimeInSeconds: 600\n      maxTimeBetweenOutput: 60\n      userMessageOnFailure: \"the command failed\"\n"),
@@ -271,6 +292,48 @@ impl Site {
         assert_eq!(finished.len() as u64, items, "every work item ran");
         let span = (finished.iter().max().unwrap() - started.iter().min().unwrap()) as f64 / 1000.0;
         (items as f64 / span, wall)
+    }
+
+    /// The delays, in ms, of the `lines` lines of a work item that prints the clock, as a
+    /// follower of its log at the controller reads them.
+    fn follow(&self, rep: u64, lines: u64) -> Vec<f64> {
+        use std::io::BufRead;
+        std::thread::scope(|scope| {
+            let integrated = scope.spawn(|| self.integrate(&format!("follow{rep}"), 1));
+            self.until(|| {
+                let status = self.admin(&["status", "--json"]);
+                let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+                status["branches"][0]["current"]["work_items"][0]["state"] == "running"
+            });
+            let url = format!("{}/api/log/stream?item=bench/app:c0:Build", self.server);
+            let mut curl =
+                Command::new("curl").args(["-sN", &url]).stdout(Stdio::piped()).spawn().unwrap();
+            let stdout = std::io::BufReader::new(curl.stdout.take().unwrap());
+            let mut delays = Vec::new();
+            for line in stdout.lines() {
+                let line = line.unwrap();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                if line.starts_with("event: end") {
+                    break;
+                }
+                let Some(data) = line.strip_prefix("data: ") else { continue };
+                if !data.contains(" out ") {
+                    continue;
+                }
+                let printed: u128 = data.rsplit(' ').next().unwrap().parse().unwrap();
+                delays.push(now.saturating_sub(printed) as f64 / 1e6);
+                if delays.len() as u64 == lines {
+                    break;
+                }
+            }
+            let _ = curl.kill();
+            let _ = curl.wait();
+            integrated.join().unwrap();
+            delays
+        })
     }
 
     /// CPU ticks so far of the controller and of the agents, with their waited-for children

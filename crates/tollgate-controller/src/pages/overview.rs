@@ -42,7 +42,7 @@ fn body(status: &Status, links: &Links) -> Markup {
             a.stat href=(links.path("/agents")) {
                 div.n { (agents.busy + agents.idle + agents.draining) }
                 div.l {
-                    (agents.busy) " busy · " (agents.idle) " idle"
+                    "agents: " (agents.busy) " busy · " (agents.idle) " idle"
                     @if agents.draining > 0 { " · " (agents.draining) " draining" }
                     @if agents.lost > 0 { " · " span style="color:var(--failed)" { (agents.lost) " lost" } }
                 }
