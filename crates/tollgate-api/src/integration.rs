@@ -221,6 +221,9 @@ pub struct WorkItemDetail {
     pub reused_from: Option<i64>,
     /// What the run stored under the build key, by Coin's names.
     pub archives: Vec<ArchiveView>,
+    /// The tests its results files name, failed ones first.
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
 }
 
 /// `GET /api/reproduce?integration=ID&item=WORK_ITEM`: what `tollgate reproduce` needs to run
@@ -237,6 +240,39 @@ pub struct Reproduction {
     pub failure: Option<FailureView>,
     #[serde(flatten)]
     pub pins: PlanPins,
+}
+
+/// One test of a work item, as its results files say (`ScheduleUploadTestResults`: JUnit XML,
+/// CTest's JUnit output, Qt Test's XML).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// `tst_qstring::append` (Qt Test: test case and function, with `[data tag]`), or JUnit's
+    /// `classname::name`.
+    pub name: String,
+    pub outcome: TestOutcome,
+    /// Why it failed or was skipped, as the results say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestOutcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+impl TestOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Failed => "failed",
+            TestOutcome::Skipped => "skipped",
+        }
+    }
 }
 
 /// An archive of the store.

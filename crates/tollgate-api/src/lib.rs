@@ -22,7 +22,7 @@ pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRe
 pub use event::EventView;
 pub use integration::{
     ArchiveView, FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult,
-    Rejection, Reproduction, WorkItemDetail, WorkItemState, WorkItemView,
+    Rejection, Reproduction, TestOutcome, TestResult, WorkItemDetail, WorkItemState, WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{

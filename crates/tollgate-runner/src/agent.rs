@@ -41,6 +41,8 @@ pub(crate) struct Agent {
     pub dependencies: Vec<Record>,
     /// Archives this work item uploaded, by name.
     pub artifacts: BTreeMap<String, Digest>,
+    /// The tests its uploaded test results name.
+    pub tests: Vec<tollgate_api::TestResult>,
     /// `CreateFileListFromDirectory`: the files a folder held, by list name.
     file_lists: HashMap<String, BTreeSet<PathBuf>>,
     background: Vec<Background>,
@@ -73,6 +75,7 @@ impl Agent {
             branch,
             dependencies: Vec::new(),
             artifacts: BTreeMap::new(),
+            tests: Vec::new(),
             file_lists: HashMap::new(),
             background: Vec::new(),
         }

@@ -12,6 +12,7 @@ mod excerpt;
 mod failure;
 pub mod log;
 mod process;
+pub mod results;
 mod runner;
 pub mod sandbox;
 pub mod tree_cache;

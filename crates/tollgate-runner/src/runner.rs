@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::task::spawn_blocking;
 use tokio_util::sync::CancellationToken;
+use tollgate_api::TestOutcome;
 use tollgate_core::plan::{Plan, WorkItem};
 use tollgate_core::run::{
     Action, Failure, Layout, Note, Outcome, Report, Session, Step, Timeout, provided_variables,
@@ -534,6 +535,19 @@ impl Runner {
         if report != Report::Done {
             agent.log.sys(&format!("the test results were not uploaded: {report:?}"));
         }
+        let (tests, unread) = blocking(move || Ok::<_, String>(crate::results::read_dir(&results)))
+            .await
+            .unwrap_or_default();
+        for file in unread {
+            agent.log.sys(&format!("test results not read: {file}"));
+        }
+        let failed = tests.iter().filter(|t| t.outcome == TestOutcome::Failed).count();
+        let skipped = tests.iter().filter(|t| t.outcome == TestOutcome::Skipped).count();
+        agent.log.sys(&format!(
+            "test results: {} tests, {failed} failed, {skipped} skipped",
+            tests.len()
+        ));
+        agent.tests = tests;
     }
 
     /// Stores the log and the record; removes the workspace unless kept. Returns the record
@@ -543,11 +557,12 @@ impl Runner {
         item: &WorkItem,
         started: u64,
         outcome: Outcome,
-        agent: Option<Agent>,
+        mut agent: Option<Agent>,
         log: &Log,
     ) -> (Result<Option<Record>, String>, Option<PathBuf>) {
         log.sys(&format!("{} {}", item.id, summary(&outcome)));
         let artifacts = agent.as_ref().map(|a| a.artifacts.clone()).unwrap_or_default();
+        let tests = agent.as_mut().map(|a| std::mem::take(&mut a.tests)).unwrap_or_default();
         let workspace = agent.map(|agent| agent.workspace);
         if let (Some(workspace), true) = (&workspace, self.options.keep_workspaces) {
             log.sys(&format!("the workspace is kept: {}", workspace.root().display()));
@@ -596,6 +611,7 @@ impl Runner {
                     work_item: id,
                     started_unix_ms: started,
                     finished_unix_ms: unix_ms(),
+                    tests,
                 };
                 store.put_record(&key, &record)?;
                 Ok::<_, tollgate_store::StoreError>(Some(record))

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tollgate_api::TestResult;
 use tollgate_core::run::{Failure, Outcome};
 
 use crate::Digest;
@@ -27,6 +28,9 @@ pub struct Record {
     pub work_item: String,
     pub started_unix_ms: u64,
     pub finished_unix_ms: u64,
+    /// The tests its results files name (`ScheduleUploadTestResults`), as they ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestResult>,
 }
 
 /// How the recorded run ended. An `Error` (the system's fault) is never recorded.

@@ -36,6 +36,7 @@ fn record(outcome: RecordOutcome, log: &[u8]) -> Record {
         work_item: "demo/libgreet:debian-12:Build".to_owned(),
         started_unix_ms: 1_700_000_000_000,
         finished_unix_ms: 1_700_000_042_000,
+        tests: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tollgate_api::{
     ArchiveView, BranchDetail, BranchView, ChangeView, EventView, IntegrationView, MAX_PAGE, Page,
     ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, StageRequest, StageResponse, Status,
-    UnstageRequest, WorkItemDetail, WorkItemState,
+    TestResult, UnstageRequest, WorkItemDetail, WorkItemState,
 };
 use tollgate_core::plan::BuildKey;
 use tollgate_git::{GitError, Mirror};
@@ -234,33 +234,39 @@ impl Controller {
             WorkItemState::Reused => self.db.ran_before(&item.build_key, integration).await?,
             _ => None,
         };
-        let archives = match item.state {
+        let (archives, tests) = match item.state {
             WorkItemState::Passed | WorkItemState::Reused | WorkItemState::Failed => {
-                self.archives(&item.build_key).await?
+                self.stored(&item.build_key).await?
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), Vec::new()),
         };
         let (project, branch) = (view.project, view.branch);
-        Ok(WorkItemDetail { integration, project, branch, item, reused_from, archives })
+        Ok(WorkItemDetail { integration, project, branch, item, reused_from, archives, tests })
     }
 
     /// What the store holds under a build key, with each blob's size.
-    async fn archives(&self, build_key: &str) -> Result<Vec<ArchiveView>, ControllerError> {
-        let Some(key) = BuildKey::from_hex(build_key) else { return Ok(Vec::new()) };
+    /// What the store holds under a build key: its archives, and the tests its results name.
+    async fn stored(
+        &self,
+        build_key: &str,
+    ) -> Result<(Vec<ArchiveView>, Vec<TestResult>), ControllerError> {
+        let Some(key) = BuildKey::from_hex(build_key) else { return Ok(Default::default()) };
         let store = self.store.clone();
         blocking(move || {
             let record = store.record(&key).map_err(|error| {
                 ControllerError::System(format!("cannot read the store's record: {error}"))
             })?;
-            let artifacts = record.map(|record| record.artifacts).unwrap_or_default();
-            Ok(artifacts
+            let Some(record) = record else { return Ok(Default::default()) };
+            let archives = record
+                .artifacts
                 .into_iter()
                 .map(|(name, digest)| ArchiveView {
                     bytes: std::fs::metadata(store.blob_path(&digest)).ok().map(|m| m.len()),
                     digest: digest.to_string(),
                     name,
                 })
-                .collect())
+                .collect();
+            Ok((archives, record.tests))
         })
         .await?
     }

@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tollgate_api::{WorkItemDetail, WorkItemState, routes};
+use tollgate_api::{TestOutcome, TestResult, WorkItemDetail, WorkItemState, routes};
 
 use super::parts::{Links, badge, failure, item_took, now, when};
 use super::{Frame, PageResult, Section, bad_query};
@@ -76,6 +76,7 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
                 }
             }
         }
+        @if !detail.tests.is_empty() { (tests(&detail.tests)) }
         @if !detail.archives.is_empty() {
             section.card {
                 h2 { "Archives" }
@@ -91,6 +92,40 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The tests its results name: the failed and skipped ones listed, the passed ones counted
+/// (and listed below them, up to a page's worth).
+fn tests(tests: &[TestResult]) -> Markup {
+    const LISTED: usize = 500;
+    let count = |outcome| tests.iter().filter(|t| t.outcome == outcome).count();
+    html! {
+        section.card #tests {
+            h2 { "Tests" }
+            p.muted {
+                (tests.len()) " tests: "
+                span.failed { (count(TestOutcome::Failed)) " failed" } ", "
+                (count(TestOutcome::Skipped)) " skipped, "
+                (count(TestOutcome::Passed)) " passed"
+            }
+            table {
+                thead { tr { th { "Test" } th { "Outcome" } th { "Why" } th.num { "Time" } } }
+                tbody {
+                    @for test in tests.iter().take(LISTED) {
+                        tr data-outcome=(test.outcome.as_str()) {
+                            td { code { (test.name) } }
+                            td { (badge(test.outcome.as_str())) }
+                            td.muted { @if let Some(why) = &test.message { (why) } }
+                            td.num.muted { @if let Some(ms) = test.millis { (ms) " ms" } }
+                        }
+                    }
+                }
+            }
+            @if tests.len() > LISTED {
+                p.muted { "and " (tests.len() - LISTED) " more passed; the JSON twin lists them all." }
             }
         }
     }

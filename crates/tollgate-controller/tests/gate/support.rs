@@ -351,7 +351,13 @@ fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
             "test.sh".into(),
             format!(
                 "if [ -f \"$(dirname \"$0\")/hold-test\" ]; then read -r _ < {marks}/test-gate; fi\n\
-                 if [ -f \"$(dirname \"$0\")/break-test\" ]; then echo 'FAIL: app_test' >&2; exit 4; fi\necho PASS\n"
+                 mkdir -p \"$1\"\n\
+                 if [ -f \"$(dirname \"$0\")/break-test\" ]; then\n\
+                   echo \"<testsuite><testcase name='app_test'><failure message='expected 2, got 3'/></testcase><testcase name='app_smoke'/></testsuite>\" > \"$1/junit.xml\"\n\
+                   echo 'FAIL: app_test' >&2; exit 4\n\
+                 fi\n\
+                 echo \"<testsuite><testcase name='app_test'/><testcase name='app_smoke'/></testsuite>\" > \"$1/junit.xml\"\n\
+                 echo PASS\n"
             ),
         ),
         ("app.txt".into(), "one\ntwo\nthree\n".into()),
@@ -372,8 +378,9 @@ instructions:
       maxTimeBetweenOutput: 120
       userMessageOnFailure: "The build failed; the compiler output above says why."
   Test:
+    - type: ScheduleUploadTestResults
     - type: ExecuteCommand
-      command: ["sh", "{{.SourceDir}}/test.sh"]
+      command: ["sh", "{{.SourceDir}}/test.sh", "{{.AgentWorkingDir}}/testresults"]
       maxTimeInSeconds: 120
       maxTimeBetweenOutput: 120
       userMessageOnFailure: "A test failed."

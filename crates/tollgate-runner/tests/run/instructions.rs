@@ -1,6 +1,7 @@
 //! Every instruction type, performed for real in the sandbox.
 
 use crate::harness::*;
+use tollgate_api::TestOutcome;
 
 #[tokio::test]
 async fn commands_run_without_a_shell_and_the_environment_carries_over() {
@@ -306,6 +307,48 @@ async fn test_results_are_uploaded_even_after_a_failure() {
     assert!(run.failure().contains("exited with code 1"));
     let record = run.finished.record.as_ref().unwrap();
     assert!(record.artifacts.contains_key("testresults.tar.gz"), "{record:?}");
+}
+
+#[tokio::test]
+async fn the_uploaded_test_results_are_read_into_the_record_whatever_their_format() {
+    let h = Harness::new().await;
+    h.file(
+        APP,
+        "junit.xml",
+        "<testsuite><testcase classname='app' name='joins'/><testcase classname='app' name='splits'><failure message='expected 2, got 3'/></testcase></testsuite>",
+    );
+    h.file(
+        APP,
+        "qt.xml",
+        "<TestCase name='tst_app'><TestFunction name='gui'><Message type='skip'><Description><![CDATA[no display]]></Description></Message></TestFunction></TestCase>",
+    );
+    h.app(
+        &[],
+        r##"
+    - type: ScheduleUploadTestResults
+    - type: MakeDirectory
+      directory: "{{.AgentWorkingDir}}/testresults/qt"
+    - type: ExecuteCommand
+      command: ["sh", "-c", "cp {{.SourceDir}}/junit.xml {{.AgentWorkingDir}}/testresults/; cp {{.SourceDir}}/qt.xml {{.AgentWorkingDir}}/testresults/qt/; echo '<testsuite>' > {{.AgentWorkingDir}}/testresults/broken.xml; exit 1"]
+"##,
+    );
+    let run = h.build().await;
+    assert!(run.failure().contains("exited with code 1"));
+    let tests = &run.finished.record.as_ref().unwrap().tests;
+    let seen: Vec<(&str, TestOutcome)> =
+        tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("app::splits", TestOutcome::Failed),
+            ("tst_app::gui", TestOutcome::Skipped),
+            ("app::joins", TestOutcome::Passed),
+        ]
+    );
+    assert_eq!(tests[0].message.as_deref(), Some("expected 2, got 3"));
+    assert!(run.log.contains("test results: 3 tests, 1 failed, 1 skipped"), "{}", run.log);
+    assert!(run.log.contains("test results not read: "), "{}", run.log);
+    assert!(run.log.contains("broken.xml: at byte"), "{}", run.log);
 }
 
 #[tokio::test]

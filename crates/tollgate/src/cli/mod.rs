@@ -25,6 +25,7 @@ mod text;
 mod token;
 mod unstage;
 mod wait;
+mod work_item;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +74,9 @@ enum Command {
     Status(status::StatusArgs),
     /// Prints a work item's log; with --follow, as it grows.
     Log(log::LogArgs),
+    /// Shows a work item of an integration: how it ended and why, its build key, where its
+    /// result came from, its archives and its tests.
+    WorkItem(work_item::WorkItemArgs),
     /// Adds and lists the projects the service knows.
     Project(project::ProjectArgs),
     /// Prints the decision log: what the service decided and did.
@@ -152,6 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => cancel::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Log(args) => log::run(&args),
+        Command::WorkItem(args) => work_item::run(&args),
         Command::Project(args) => project::run(&args),
         Command::Events(args) => events::run(&args),
         Command::Token(args) => token::run(&args),

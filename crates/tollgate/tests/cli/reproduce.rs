@@ -17,8 +17,9 @@ const EXTRA: &str = r#"    - type: MakeDirectory
       archiveDirectory: "{{.InstallRoot}}/{{.AgentWorkingDir}}"
       transferType: UploadModuleBuildArtifact
   Test:
+    - type: ScheduleUploadTestResults
     - type: ExecuteCommand
-      command: ["{{.InstallDir}}/bin/tool"]
+      command: ["{{.InstallDir}}/bin/tool", "{{.AgentWorkingDir}}/testresults"]
       maxTimeInSeconds: 120
       maxTimeBetweenOutput: 120
       userMessageOnFailure: "A test failed."
@@ -35,8 +36,10 @@ fn a_rejected_work_items_failure_is_reproduced_from_a_clean_data_directory() {
     in_work(&["push", "-q", "origin", "main"]);
     let mut serve = site.serve();
 
-    let broken =
-        "#!/bin/sh\necho 'PASS: app_startup'\necho 'FAIL: app_test: expected 2, got 3'\nexit 1\n";
+    let results = "<testsuite><testcase name='app_startup'/><testcase name='app_test'><failure message='expected 2, got 3'/></testcase></testsuite>";
+    let broken = format!(
+        "#!/bin/sh\nmkdir -p \"$1\"\necho \"{results}\" > \"$1/junit.xml\"\necho 'PASS: app_startup'\necho 'FAIL: app_test: expected 2, got 3'\nexit 1\n"
+    );
     std::fs::write(work.join("tool.sh"), broken).unwrap();
     let change = site.change("broken", &[]);
     let staged = site.cli(&["stage", "demo/app", "main", &change, "--wait"]);
@@ -76,7 +79,7 @@ fn a_rejected_work_items_failure_is_reproduced_from_a_clean_data_directory() {
         &change[..7]
     );
     assert!(said.contains(&gate_saw), "{said}");
-    assert!(said.contains("there: ExecuteCommand at demo/app/coin/module_config.yaml:23:7: exited with code 1: A test failed."), "{said}");
+    assert!(said.contains("there: ExecuteCommand at demo/app/coin/module_config.yaml:24:7: exited with code 1: A test failed."), "{said}");
     assert!(said.contains("demo/app:linux:Build comes from the service's store"), "{said}");
     assert!(said.contains("demo/app:linux:Test failed"), "{said}");
     assert_eq!(site.builds(), 1, "the build came from the service, it did not run here");
@@ -89,6 +92,28 @@ fn a_rejected_work_items_failure_is_reproduced_from_a_clean_data_directory() {
     assert_eq!(again.code, 1, "{}", again.stderr);
     assert!(again.stdout.contains("FAIL: app_test"), "{}", again.stdout);
     assert!(!again.stderr.contains("Test reused"), "{}", again.stderr);
+
+    // The work item as the service saw it, its tests read from the results it uploaded.
+    let shown = site.cli(&["work-item", "demo/app:linux:Test", "--integration", &id]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let text = &shown.stdout;
+    assert!(
+        text.starts_with(&format!(
+            "demo/app:linux:Test in integration {id} (demo/app main): failed"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ExecuteCommand at demo/app/coin/module_config.yaml:24:7: exited with code 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("2 tests: 1 failed, 0 skipped, 1 passed"), "{text}");
+    assert!(text.contains("failed  app_test: expected 2, got 3"), "{text}");
+    assert!(!text.contains("app_startup"), "passed tests only with --all: {text}");
+    let all = site.cli(&["work-item", "demo/app:linux:Test", "--integration", &id, "--all"]);
+    assert!(all.stdout.contains("passed  app_startup"), "{}", all.stdout);
 
     // What cannot be reproduced says why.
     let unknown = reproduce("demo/app:linux:Test", 99);
