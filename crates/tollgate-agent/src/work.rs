@@ -71,17 +71,13 @@ async fn prepare_and_run(
     let client = machine.local.client.clone();
     let (length, sending) =
         log_stream::start(client, offer.lease, machine.name.clone(), log_path.clone());
-    let finished = machine
-        .runner
-        .run_logged(
-            &plan,
-            item,
-            Some(&offer.branch),
-            cancel,
-            Some(Observer::Length(length)),
-            log_path.clone(),
-        )
-        .await;
+    let (runner, branch, observer) =
+        (&machine.runner, Some(offer.branch.as_str()), Some(Observer::Length(length)));
+    let path = log_path.clone();
+    let finished = match offer.again {
+        true => runner.run_logged_again(&plan, item, branch, cancel, observer, path).await,
+        false => runner.run_logged(&plan, item, branch, cancel, observer, path).await,
+    };
     tracing::debug!(lease = offer.lease, "run ended; sending the rest of the log");
     // Every line is at the controller before the report ends the lease.
     let _ = sending.await;

@@ -111,6 +111,10 @@ pub struct AgentOffer {
     pub branch: String,
     #[serde(flatten)]
     pub pins: PlanPins,
+    /// Run it whatever a store holds for its build key: a failed test run again to tell
+    /// whether it is flaky.
+    #[serde(default)]
+    pub again: bool,
     /// The stored results of the builds it depends on: build key → record (the store's
     /// JSON), whose archives it fetches by digest.
     pub dependencies: BTreeMap<String, serde_json::Value>,

@@ -10,6 +10,8 @@
 //! poll_interval = "10s"     # how often remotes are fetched for staging refs
 //! sandbox = true
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
+//! flaky_reruns = 5          # a significant test that fails runs again this many times on
+//!                           # fresh machines, and is forgiven only if every re-run passes
 //! keep_rejected = 100       # a project's newest rejected integrations whose commits the
 //!                           # mirror keeps, for `tollgate reproduce`
 //! admin_token_file = "admin.token"  # the admin token's secret; made when missing
@@ -72,6 +74,10 @@ pub struct Config {
     /// How many of a project's newest rejected integrations keep their commits in the mirror
     /// (nothing else names them), so that `tollgate reproduce` can fetch them.
     pub keep_rejected: u32,
+    /// How many times a significant Test work item that failed runs again on fresh machines;
+    /// its failure is forgiven (a flake) only if every re-run passes. Coin's rule; 0 turns it
+    /// off.
+    pub flaky_reruns: u32,
     /// The secret of the token `admin`: checked, or made with a new secret when the file does
     /// not exist.
     pub admin_token_file: Option<PathBuf>,
@@ -109,6 +115,7 @@ impl Config {
             tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
             maintenance_every: 100,
             keep_rejected: 100,
+            flaky_reruns: 5,
             admin_token_file: None,
             read_needs_token: false,
             base_path: String::new(),
@@ -179,6 +186,9 @@ impl Config {
         }
         if let Some(every) = file.maintenance_every {
             config.maintenance_every = every.max(1);
+        }
+        if let Some(reruns) = file.flaky_reruns {
+            config.flaky_reruns = reruns;
         }
         if let Some(kept) = file.keep_rejected {
             config.keep_rejected = kept;
@@ -277,6 +287,7 @@ struct File {
     attempts: Option<u32>,
     maintenance_every: Option<u32>,
     keep_rejected: Option<u32>,
+    flaky_reruns: Option<u32>,
     sandbox: Option<bool>,
     salt: Option<String>,
     #[serde(default)]

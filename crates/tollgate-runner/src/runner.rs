@@ -173,7 +173,7 @@ impl Runner {
         observer: Option<Observer>,
     ) -> Finished {
         let log_path = self.log_path(item);
-        self.run_here(plan, item, branch, cancel, observer, log_path).await
+        self.run_logged_again(plan, item, branch, cancel, observer, log_path).await
     }
 
     /// Where `run` writes the log of a fresh run of `item`.
@@ -215,11 +215,13 @@ impl Runner {
                 return Finished::error(item, &format!("cannot read the store: {message}"));
             }
         }
-        self.run_here(plan, item, branch, cancel, observer, log_path).await
+        self.run_logged_again(plan, item, branch, cancel, observer, log_path).await
     }
 
-    /// Runs `item` on a fresh machine, its log at `log_path`, and stores its result.
-    async fn run_here(
+    /// `run_logged` without the lookup of a stored result: `item` runs on a fresh machine
+    /// whatever the store holds, its log at `log_path`, and its result is stored (a failed
+    /// test re-run to tell whether it is flaky).
+    pub async fn run_logged_again(
         &self,
         plan: &Plan,
         item: &WorkItem,

@@ -198,6 +198,49 @@ impl Db {
         Ok(())
     }
 
+    /// A significant test failed (or passed a re-run): it runs again on a fresh machine, re-run
+    /// `rerun` of `of`, to tell a flaky test from a broken one. Its run under `lease` is over.
+    pub async fn item_rerun(
+        &self,
+        integration: &Formed,
+        item: &str,
+        rerun: u32,
+        of: u32,
+        lease: Option<i64>,
+    ) -> Result<(), StateError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(lease) = lease {
+            end_lease(&mut tx, lease, "reported", now_ms()).await?;
+        }
+        sqlx::query("UPDATE work_items SET state = 'waiting' WHERE integration = ? AND item = ?")
+            .bind(integration.id)
+            .bind(item)
+            .execute(&mut *tx)
+            .await?;
+        let detail = json!({ "rerun": rerun, "of": of });
+        Event { work_item: Some(item), ..Event::of(integration, "work_item_rerun", detail) }
+            .append(&mut tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    /// An entry in the decision log about one work item of an integration.
+    pub async fn item_event(
+        &self,
+        integration: &Formed,
+        item: &str,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StateError> {
+        let mut tx = self.writer.begin().await?;
+        Event { work_item: Some(item), ..Event::of(integration, kind, detail) }
+            .append(&mut tx)
+            .await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
     /// After a restart: the runs of `local_agent` (this machine's, stopped with the previous
     /// controller) did not finish; those work items wait to run again. Work items leased to
     /// other agents stay running: their agents report when they reconnect.

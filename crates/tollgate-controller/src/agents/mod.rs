@@ -47,6 +47,8 @@ pub(crate) struct Job {
     pub plan: Arc<Plan>,
     pub item: WorkItemId,
     pub log_path: PathBuf,
+    /// It runs whatever the store holds for its build key (a re-run of a failed test).
+    pub again: bool,
 }
 
 /// Where a work item runs: its agent and its lease. A remote run's end arrives on `reports`.

@@ -40,6 +40,7 @@ pub(crate) fn offer(
         build_key: item.build_key.to_hex(),
         branch: job.integration.branch.clone(),
         pins: plan_pins(plan, salt),
+        again: job.again,
         dependencies,
     })
 }

@@ -16,10 +16,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tollgate_api::{
-    FailureView, IntegrationState, MergeResult, ProjectView, Rejection, WorkItemState,
+    FailureView, IntegrationState, MergeResult, ProjectView, Rejection, TestOutcome, TestResult,
+    WorkItemState,
 };
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
-use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, plan};
+use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, WorkKind, plan};
 use tollgate_core::run::{Failure, Outcome};
 use tollgate_core::schedule::{BranchKey, Demand};
 use tollgate_core::source::{Pin, ProjectName, Revision};
@@ -97,6 +98,22 @@ async fn make_plan(
     Ok(Ok(planned))
 }
 
+/// What Coin's rule for flaky tests makes of a run's end.
+enum Flaky {
+    RunAgain,
+    Forgiven(Rerun),
+    End(Option<FailureView>),
+}
+
+/// The names of the tests that failed.
+fn failed<'t>(tests: impl IntoIterator<Item = &'t TestResult>) -> Vec<String> {
+    tests
+        .into_iter()
+        .filter(|test| test.outcome == TestOutcome::Failed)
+        .map(|test| test.name.clone())
+        .collect()
+}
+
 /// How one work item's task ended.
 enum Ended {
     Reused {
@@ -120,6 +137,16 @@ enum Ended {
     Unplaceable(String),
 }
 
+/// A failed significant test being run again: Coin's rule forgives its failure only if every
+/// re-run passes.
+struct Rerun {
+    /// Re-runs that have passed.
+    passed: u32,
+    /// How it failed first, and the tests that failed then.
+    failure: FailureView,
+    tests: Vec<String>,
+}
+
 struct Run<'a> {
     controller: &'a Arc<Controller>,
     integration: &'a Formed,
@@ -128,6 +155,8 @@ struct Run<'a> {
     attempts: Vec<u32>,
     failures: HashMap<usize, FailureView>,
     not_before: HashMap<usize, Instant>,
+    /// Significant tests that failed and run again to tell a flake (see `flaky`).
+    reruns: HashMap<usize, Rerun>,
     tasks: JoinSet<(usize, Ended)>,
     cancel: &'a CancellationToken,
     /// Cancels the running work items, not the integration: after a rejection.
@@ -192,6 +221,7 @@ impl<'a> Run<'a> {
             attempts,
             failures,
             not_before: HashMap::new(),
+            reruns: HashMap::new(),
             tasks: JoinSet::new(),
             cancel,
             items: cancel.child_token(),
@@ -322,10 +352,12 @@ impl<'a> Run<'a> {
         let integration = self.integration.clone();
         let cancel = self.items.clone();
         let attempt = self.attempts[index];
+        let again = self.reruns.contains_key(&index);
         let id = self.jobs.jobs[index].id.clone();
         self.tasks.spawn(async move {
             let item = plan.work_item(&id).expect("jobs come from the plan");
-            let ended = run_item(&controller, &plan, item, &integration, attempt, &cancel).await;
+            let ended =
+                run_item(&controller, &plan, item, &integration, attempt, again, &cancel).await;
             (index, ended)
         });
     }
@@ -336,6 +368,7 @@ impl<'a> Run<'a> {
         let metrics = &controller.metrics;
         let mut retry = true;
         let mut ack = None;
+        let mut failed_tests = Vec::new();
         let (state, failure, log, lease) = match ended {
             Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
             Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
@@ -359,6 +392,8 @@ impl<'a> Run<'a> {
             }
             Ended::Ran(finished, lease) => {
                 let log = finished.record.as_ref().and_then(|r| r.log.map(|d| d.to_string()));
+                let tests = finished.record.iter().flat_map(|record| &record.tests);
+                failed_tests = failed(tests);
                 let (state, failure) = match &finished.outcome {
                     Outcome::Passed if finished.reused => (WorkItemState::Reused, None),
                     Outcome::Passed => (WorkItemState::Passed, None),
@@ -375,6 +410,13 @@ impl<'a> Run<'a> {
             Ended::Reported(reported, lease) => {
                 let Reported { report, ack: answer } = *reported;
                 ack = Some(answer);
+                let tests: Vec<TestResult> = report
+                    .record
+                    .as_ref()
+                    .and_then(|record| record.get("tests"))
+                    .and_then(|tests| serde_json::from_value(tests.clone()).ok())
+                    .unwrap_or_default();
+                failed_tests = failed(&tests);
                 let log = report
                     .record
                     .as_ref()
@@ -396,12 +438,89 @@ impl<'a> Run<'a> {
                 let lease = lease.map(|lease| (lease, LeaseEnd::Released));
                 self.retry_or_end(index, failure, lease).await
             }
-            failure => self.finish(index, state, failure, log, lease).await,
+            failure => match self.flaky(index, state, failure, failed_tests) {
+                Flaky::RunAgain => self.rerun(index, lease).await,
+                Flaky::Forgiven(rerun) => self.forgive(index, rerun, log, lease).await,
+                Flaky::End(failure) => self.finish(index, state, failure, log, lease).await,
+            },
         };
         if let Some(ack) = ack {
             let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
         }
         recorded
+    }
+
+    /// Coin's rule for a significant test that failed: it runs again on fresh machines up to
+    /// `flaky_reruns` times, and its failure is forgiven only if every re-run passes; a
+    /// re-run that fails ends it as failed. Builds are never run again.
+    fn flaky(
+        &mut self,
+        index: usize,
+        state: WorkItemState,
+        failure: Option<FailureView>,
+        tests: Vec<String>,
+    ) -> Flaky {
+        let reruns = self.controller.config.flaky_reruns;
+        let job = &self.jobs.jobs[index];
+        let is_test = job.id.kind == WorkKind::Test && job.significant;
+        match (state, self.reruns.get_mut(&index), failure) {
+            (WorkItemState::Failed, None, Some(failure))
+                if is_test && reruns > 0 && !self.items.is_cancelled() =>
+            {
+                self.reruns.insert(index, Rerun { passed: 0, failure, tests });
+                Flaky::RunAgain
+            }
+            (WorkItemState::Passed, Some(rerun), None) => {
+                rerun.passed += 1;
+                match rerun.passed >= reruns {
+                    true => Flaky::Forgiven(self.reruns.remove(&index).expect("just found")),
+                    false => Flaky::RunAgain,
+                }
+            }
+            (_, _, failure) => {
+                self.reruns.remove(&index);
+                Flaky::End(failure)
+            }
+        }
+    }
+
+    /// The test runs again, on a fresh machine and whatever the store holds.
+    async fn rerun(&mut self, index: usize, lease: Option<i64>) -> Result<(), ControllerError> {
+        let rerun = self.reruns[&index].passed + 1;
+        let of = self.controller.config.flaky_reruns;
+        let id = self.jobs.jobs[index].id.to_string();
+        tracing::info!(
+            integration = self.integration.id,
+            item = id,
+            rerun,
+            of,
+            "a failed test runs again"
+        );
+        self.controller.db.item_rerun(self.integration, &id, rerun, of, lease).await?;
+        self.jobs.jobs[index].state = JobState::Waiting;
+        Ok(())
+    }
+
+    /// Every re-run passed: the first failure was a flake, recorded as one, and the work item
+    /// passed.
+    async fn forgive(
+        &mut self,
+        index: usize,
+        rerun: Rerun,
+        log: Option<String>,
+        lease: Option<i64>,
+    ) -> Result<(), ControllerError> {
+        let job = &self.jobs.jobs[index];
+        let id = job.id.to_string();
+        tracing::info!(integration = self.integration.id, item = id, tests = ?rerun.tests, "a flaky failure is forgiven");
+        let detail = serde_json::json!({
+            "configuration": job.id.config,
+            "reruns": rerun.passed,
+            "tests": rerun.tests,
+            "failure": rerun.failure,
+        });
+        self.controller.db.item_event(self.integration, &id, "flaky", detail).await?;
+        self.finish(index, WorkItemState::Passed, None, log, lease).await
     }
 
     /// A system error: the work item runs again after a backoff while attempts are left, or
@@ -412,7 +531,9 @@ impl<'a> Run<'a> {
         failure: FailureView,
         lease: Option<(i64, LeaseEnd)>,
     ) -> Result<(), ControllerError> {
-        let attempts = self.attempts[index];
+        // Re-runs of a failed test are runs of their own, not attempts at one.
+        let reruns = self.reruns.get(&index).map_or(0, |rerun| rerun.passed + 1);
+        let attempts = self.attempts[index] - reruns;
         if attempts >= self.controller.config.attempts || self.items.is_cancelled() {
             if let Some((lease, how)) = lease {
                 self.controller.db.end_lease(lease, how).await?;
@@ -518,11 +639,13 @@ async fn run_item(
     item: &WorkItem,
     integration: &Formed,
     attempt: u32,
+    again: bool,
     cancel: &CancellationToken,
 ) -> Ended {
     let store = controller.runner.store().clone();
     let key = item.build_key;
-    if let Ok(Ok(Some(record))) = blocking(move || store.record(&key)).await
+    if !again
+        && let Ok(Ok(Some(record))) = blocking(move || store.record(&key)).await
         && record.outcome == RecordOutcome::Passed
     {
         return Ended::Reused { log: record.log.map(|digest| digest.to_string()) };
@@ -538,6 +661,7 @@ async fn run_item(
         plan: plan.clone(),
         item: item.id.clone(),
         log_path: log.clone(),
+        again,
     };
     let mut queued = controller.pool.enqueue(demand, job);
     let assignment = match wait_for_agent(controller, &mut queued, cancel).await {
@@ -559,14 +683,17 @@ async fn run_item(
                 // The last write, when the log was sealed right after it.
                 controller.logs.wrote(&watched);
             };
-            let run = controller.runner.run_logged(
-                plan,
-                item,
-                Some(&integration.branch),
-                cancel,
-                Some(Observer::Length(length)),
-                log,
-            );
+            let (branch, observer) =
+                (Some(integration.branch.as_str()), Some(Observer::Length(length)));
+            let runner = &controller.runner;
+            let run = async {
+                match again {
+                    true => {
+                        runner.run_logged_again(plan, item, branch, cancel, observer, log).await
+                    }
+                    false => runner.run_logged(plan, item, branch, cancel, observer, log).await,
+                }
+            };
             let (finished, ()) = tokio::join!(run, wake);
             Ended::Ran(Box::new(finished), assignment.lease)
         }

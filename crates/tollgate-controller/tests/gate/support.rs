@@ -38,6 +38,8 @@ pub struct Setup {
     pub maintenance_every: Option<u32>,
     /// `keep_rejected` of the service.
     pub keep_rejected: Option<u32>,
+    /// `flaky_reruns` of the service (Coin's 5 when left out).
+    pub flaky_reruns: Option<u32>,
     /// `local_slots` of the service (2 when left out); 0 leaves every work item to agents.
     pub local_slots: Option<u32>,
     /// `admin_token_file`: `admin.token` in the test's folder, made by the service.
@@ -85,6 +87,9 @@ impl Gate {
         if let Some(kept) = setup.keep_rejected {
             config.keep_rejected = kept;
         }
+        if let Some(reruns) = setup.flaky_reruns {
+            config.flaky_reruns = reruns;
+        }
         if let Some(every) = setup.maintenance_every {
             config.maintenance_every = every;
         }
@@ -130,6 +135,11 @@ impl Gate {
     }
 
     /// The URL of an API path on the running service.
+    /// How many times the app's Test has run.
+    pub fn test_runs(&self) -> usize {
+        std::fs::read_to_string(self.marks.join("test-runs")).map_or(0, |t| t.lines().count())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.service.as_ref().unwrap().addr)
     }
@@ -350,9 +360,14 @@ fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
         (
             "test.sh".into(),
             format!(
-                "if [ -f \"$(dirname \"$0\")/hold-test\" ]; then read -r _ < {marks}/test-gate; fi\n\
+                "here=\"$(dirname \"$0\")\"\n\
+                 if [ -f \"$here/hold-test\" ]; then read -r _ < {marks}/test-gate; fi\n\
                  mkdir -p \"$1\"\n\
-                 if [ -f \"$(dirname \"$0\")/break-test\" ]; then\n\
+                 echo run >> {marks}/test-runs; n=$(wc -l < {marks}/test-runs)\n\
+                 fail=false\n\
+                 if [ -f \"$here/break-test\" ]; then fail=true; fi\n\
+                 if [ -f \"$here/flaky-test\" ] && grep -qw \"$n\" \"$here/flaky-test\"; then fail=true; fi\n\
+                 if $fail; then\n\
                    echo \"<testsuite><testcase name='app_test'><failure message='expected 2, got 3'/></testcase><testcase name='app_smoke'/></testsuite>\" > \"$1/junit.xml\"\n\
                    echo 'FAIL: app_test' >&2; exit 4\n\
                  fi\n\
