@@ -200,12 +200,14 @@ impl Db {
 
     /// A significant test failed (or passed a re-run): it runs again on a fresh machine, re-run
     /// `rerun` of `of`, to tell a flaky test from a broken one. Its run under `lease` is over.
+    /// `first` (how it failed first, the tests that failed) goes into the log, from which a
+    /// restarted controller takes the re-runs up again.
     pub async fn item_rerun(
         &self,
         integration: &Formed,
         item: &str,
-        rerun: u32,
-        of: u32,
+        (rerun, of): (u32, u32),
+        first: serde_json::Value,
         lease: Option<i64>,
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
@@ -217,7 +219,7 @@ impl Db {
             .bind(item)
             .execute(&mut *tx)
             .await?;
-        let detail = json!({ "rerun": rerun, "of": of });
+        let detail = json!({ "rerun": rerun, "of": of, "first": first });
         Event { work_item: Some(item), ..Event::of(integration, "work_item_rerun", detail) }
             .append(&mut tx)
             .await?;

@@ -105,6 +105,43 @@ enum Flaky {
     End(Option<FailureView>),
 }
 
+/// The re-runs of failed tests that a resumed integration takes up again: the newest
+/// `work_item_rerun` of each work item that waits to run, read from the integration's log.
+async fn reruns_under_way(
+    controller: &Controller,
+    integration: &Formed,
+    jobs: &Jobs,
+) -> Result<HashMap<usize, Rerun>, ControllerError> {
+    let mut reruns = HashMap::new();
+    let mut cursor = tollgate_state::Cursor::After(0);
+    loop {
+        let page = controller.db.events(Some(integration.id), cursor, 500).await?;
+        for event in page.items.iter().filter(|event| event.kind == "work_item_rerun") {
+            let Some(index) =
+                jobs.jobs.iter().position(|job| Some(job.id.to_string()) == event.work_item)
+            else {
+                continue;
+            };
+            let first = &event.detail["first"];
+            let (Ok(failure), Ok(tests)) = (
+                serde_json::from_value::<FailureView>(first["failure"].clone()),
+                serde_json::from_value::<Vec<String>>(first["tests"].clone()),
+            ) else {
+                continue;
+            };
+            let passed = event.detail["rerun"].as_u64().unwrap_or(1).saturating_sub(1) as u32;
+            reruns.insert(index, Rerun { passed, failure, tests });
+        }
+        match page.next {
+            Some(next) if !page.items.is_empty() => cursor = tollgate_state::Cursor::After(next),
+            _ => break,
+        }
+    }
+    // Only those that still wait: an ended one was decided.
+    reruns.retain(|index, _| jobs.jobs[*index].state == JobState::Waiting);
+    Ok(reruns)
+}
+
 /// The names of the tests that failed.
 fn failed<'t>(tests: impl IntoIterator<Item = &'t TestResult>) -> Vec<String> {
     tests
@@ -213,6 +250,7 @@ impl<'a> Run<'a> {
                 failures.insert(index, failure);
             }
         }
+        let reruns = reruns_under_way(controller, integration, &jobs).await?;
         let mut run = Run {
             controller,
             integration,
@@ -221,7 +259,7 @@ impl<'a> Run<'a> {
             attempts,
             failures,
             not_before: HashMap::new(),
-            reruns: HashMap::new(),
+            reruns,
             tasks: JoinSet::new(),
             cancel,
             items: cancel.child_token(),
@@ -486,7 +524,9 @@ impl<'a> Run<'a> {
 
     /// The test runs again, on a fresh machine and whatever the store holds.
     async fn rerun(&mut self, index: usize, lease: Option<i64>) -> Result<(), ControllerError> {
-        let rerun = self.reruns[&index].passed + 1;
+        let first = &self.reruns[&index];
+        let rerun = first.passed + 1;
+        let detail = serde_json::json!({ "failure": first.failure, "tests": first.tests });
         let of = self.controller.config.flaky_reruns;
         let id = self.jobs.jobs[index].id.to_string();
         tracing::info!(
@@ -496,7 +536,8 @@ impl<'a> Run<'a> {
             of,
             "a failed test runs again"
         );
-        self.controller.db.item_rerun(self.integration, &id, rerun, of, lease).await?;
+        let db = &self.controller.db;
+        db.item_rerun(self.integration, &id, (rerun, of), detail, lease).await?;
         self.jobs.jobs[index].state = JobState::Waiting;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use tollgate_api::{ChangeState, EventView, WorkItemState};
 use tollgate_state::Cursor;
 
-use crate::support::{Gate, Setup};
+use crate::support::{Gate, Setup, within};
 
 async fn events(gate: &Gate, kind: &str) -> Vec<EventView> {
     let db = gate.controller().db();
@@ -20,7 +20,7 @@ async fn a_test_that_fails_once_merges_after_its_reruns_and_is_recorded_as_a_fla
     let commit = gate.commit("demo/app", "origin/main", &[("flaky-test", "1\n")], "Flaky");
     let ended = gate.ended(&gate.stage(&[&commit]).await).await;
     assert_eq!(ended[0].state, ChangeState::Merged, "{:?}", ended[0].rejection);
-    assert_eq!(gate.test_runs(), 6, "the failed run and Coin's 5 re-runs");
+    assert_eq!(gate.runs("test-runs"), 6, "the failed run and Coin's 5 re-runs");
     let reruns = events(&gate, "work_item_rerun").await;
     let numbers: Vec<_> = reruns.iter().map(|e| e.detail["rerun"].as_u64().unwrap()).collect();
     assert_eq!(numbers, [1, 2, 3, 4, 5]);
@@ -43,7 +43,7 @@ async fn a_test_that_fails_one_of_its_reruns_rejects_and_a_failed_build_is_not_r
     let commit = gate.commit("demo/app", "origin/main", &[("flaky-test", "1 3\n")], "Fails twice");
     let ended = gate.ended(&gate.stage(&[&commit]).await).await;
     assert_eq!(ended[0].state, ChangeState::Rejected);
-    assert_eq!(gate.test_runs(), 3, "the first run, a passing re-run, the failing one");
+    assert_eq!(gate.runs("test-runs"), 3, "the first run, a passing re-run, the failing one");
     assert!(events(&gate, "flaky").await.is_empty());
     let rejection = serde_json::to_value(ended[0].rejection.as_ref().unwrap()).unwrap();
     assert_eq!(rejection["failures"][0]["work_item"], "demo/app:linux:Test");
@@ -62,6 +62,38 @@ async fn with_reruns_off_a_failed_test_rejects_at_once() {
     let commit = gate.commit("demo/app", "origin/main", &[("flaky-test", "1\n")], "Flaky");
     let ended = gate.ended(&gate.stage(&[&commit]).await).await;
     assert_eq!(ended[0].state, ChangeState::Rejected);
-    assert_eq!(gate.test_runs(), 1);
+    assert_eq!(gate.runs("test-runs"), 1);
+    gate.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_the_reruns_takes_them_up_where_they_were() {
+    let mut gate = Gate::start(Setup::default()).await;
+    let files = [("flaky-test", "1\n"), ("hold-test", "")];
+    let commit = gate.commit("demo/app", "origin/main", &files, "Flaky and held");
+    let staged = gate.stage(&[&commit]).await;
+    gate.go_test();
+    let db = gate.controller().db().clone();
+    let integration =
+        within(|| async { db.change(staged[0].id).await.unwrap().unwrap().integration }).await;
+    within(|| async { (events(&gate, "work_item_rerun").await.len() == 1).then_some(()) }).await;
+    gate.running(integration, "demo/app:linux:Test").await;
+    gate.restart().await;
+    // Five runs are left; the stopped service's held run may still take a line on its way
+    // out, so one more is given (a line left over changes nothing).
+    for _ in 0..6 {
+        gate.go_test();
+    }
+    let ended = gate.ended(&staged).await;
+    assert_eq!(ended[0].state, ChangeState::Merged, "{:?}", ended[0].rejection);
+    assert_eq!(ended[0].integration, Some(integration), "resumed, not formed again");
+    let reruns = events(&gate, "work_item_rerun").await;
+    let numbers: Vec<_> = reruns.iter().map(|e| e.detail["rerun"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2, 3, 4, 5], "the interrupted re-run ran again, as re-run 1");
+    let runs = gate.runs("test-runs");
+    assert!((6..=7).contains(&runs), "the failed run, 5 re-runs (and the stopped one): {runs}");
+    let flakes = events(&gate, "flaky").await;
+    assert_eq!(flakes.len(), 1);
+    assert_eq!(flakes[0].detail["tests"], serde_json::json!(["app_test"]));
     gate.stop().await;
 }

@@ -135,11 +135,6 @@ impl Gate {
     }
 
     /// The URL of an API path on the running service.
-    /// How many times the app's Test has run.
-    pub fn test_runs(&self) -> usize {
-        std::fs::read_to_string(self.marks.join("test-runs")).map_or(0, |t| t.lines().count())
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.service.as_ref().unwrap().addr)
     }
