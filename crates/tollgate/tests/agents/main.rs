@@ -3,6 +3,7 @@
 //! address of its own (see `net.rs`), gating real changes.
 
 mod failures;
+mod flaky;
 mod net;
 mod routing;
 mod site;

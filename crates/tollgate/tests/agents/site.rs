@@ -31,11 +31,17 @@ pub struct Site {
 
 /// A site with a network of one of `net.rs`'s kinds for `agents` agents.
 pub fn site(agents: u32) -> Site {
-    Site::new(Net::new(agents), agents)
+    Site::new(Net::new(agents), agents, MODULE)
+}
+
+/// A site whose module also has a Test: `test.sh`, which fails on the runs a `flaky-test`
+/// file names (counted per configuration in `marks/tests-CONFIG`).
+pub fn site_with_tests(agents: u32) -> Site {
+    Site::new(Net::new(agents), agents, &format!("{MODULE}{TEST}"))
 }
 
 impl Site {
-    fn new(net: Net, agents: u32) -> Site {
+    fn new(net: Net, agents: u32, module: &str) -> Site {
         let tmp = TempDir::new().unwrap();
         let marks = tmp.path().join("marks");
         let work = tmp.path().join("work");
@@ -52,8 +58,14 @@ impl Site {
              if [ -f \"$(dirname \"$0\")/hold\" ]; then [ -e {m}/released ] || read -r _ < {m}/gate; fi\n",
             m = marks.display()
         );
+        let test = format!(
+            "here=\"$(dirname \"$0\")\"\necho run >> {m}/tests-$CONFIG; n=$(wc -l < {m}/tests-$CONFIG)\n\
+             if [ -f \"$here/flaky-test\" ] && grep -qw \"$n\" \"$here/flaky-test\"; then echo 'FAIL: app_test'; exit 1; fi\n",
+            m = marks.display()
+        );
         let files = [
-            ("coin/module_config.yaml", MODULE.to_owned()),
+            ("coin/module_config.yaml", module.to_owned()),
+            ("test.sh", test),
             ("coin/platform_configs/app.yaml", PLATFORMS.to_owned()),
             ("build.sh", build),
         ];
@@ -259,7 +271,16 @@ impl Site {
 
     /// How often the configuration's build ran.
     pub fn builds(&self, configuration: &str) -> usize {
-        let file = self.path(&format!("marks/builds-{configuration}"));
+        self.count(&format!("builds-{configuration}"))
+    }
+
+    /// How many times the Test of `configuration` ran.
+    pub fn tests(&self, configuration: &str) -> usize {
+        self.count(&format!("tests-{configuration}"))
+    }
+
+    fn count(&self, marks: &str) -> usize {
+        let file = self.path(&format!("marks/{marks}"));
         std::fs::read_to_string(file).map_or(0, |text| text.lines().count())
     }
 
@@ -369,6 +390,14 @@ instructions:
       maxTimeInSeconds: 120
       maxTimeBetweenOutput: 120
       userMessageOnFailure: "The build failed."
+"#;
+
+const TEST: &str = r#"  Test:
+    - type: ExecuteCommand
+      command: ["sh", "{{.SourceDir}}/test.sh"]
+      maxTimeInSeconds: 120
+      maxTimeBetweenOutput: 120
+      userMessageOnFailure: "A test failed."
 "#;
 
 const PLATFORMS: &str = "Version: 2\nConfigurations:\n-\n    Id: 'linux-a'\n    Template: 'qtci-linux-Debian-12-x86_64-1'\n    Compiler: 'GCC'\n    Environment variables: ['CONFIG=linux-a']\n-\n    Id: 'linux-b'\n    Template: 'qtci-linux-Ubuntu-22.04-x86_64-51'\n    Compiler: 'GCC'\n    Environment variables: ['CONFIG=linux-b']\n";
