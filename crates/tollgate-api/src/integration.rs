@@ -275,6 +275,22 @@ impl TestOutcome {
     }
 }
 
+/// `GET /api/tests?project=P&days=N`: a test that failed in the last days, on one platform
+/// configuration: how often, how often it was forgiven as a flake, against how many runs of
+/// its work item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestHistory {
+    pub configuration: String,
+    pub work_item: String,
+    pub test: String,
+    pub runs: u64,
+    pub failures: u64,
+    pub flakes: u64,
+    /// Failures per run of its work item.
+    pub failure_rate: f64,
+    pub last_failed: i64,
+}
+
 /// An archive of the store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveView {

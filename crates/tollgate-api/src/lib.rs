@@ -22,7 +22,8 @@ pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRe
 pub use event::EventView;
 pub use integration::{
     ArchiveView, FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult,
-    Rejection, Reproduction, TestOutcome, TestResult, WorkItemDetail, WorkItemState, WorkItemView,
+    Rejection, Reproduction, TestHistory, TestOutcome, TestResult, WorkItemDetail, WorkItemState,
+    WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{

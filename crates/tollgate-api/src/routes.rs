@@ -11,6 +11,7 @@
 //! | GET | `/api/branch?project=&branch=&before=ID&limit=` | → [`BranchDetail`](crate::BranchDetail): the branch's queue, running integration and a page of its history |
 //! | GET | `/api/work-item?integration=ID&item=WORK_ITEM` | → [`WorkItemDetail`](crate::WorkItemDetail): the work item, the integration it was reused from, its archives |
 //! | GET | `/api/reproduce?integration=ID&item=WORK_ITEM` | → [`Reproduction`](crate::Reproduction): the pins and salt the integration was planned with, the work item's build key and how it ended; 409 when its commit is not kept (only rejected integrations' are, the newest `keep_rejected` of a project) |
+//! | GET | `/api/tests?project=P&days=N` | → [`TestHistory`](crate::TestHistory)s: the project's tests that failed in the last N days (30), per platform configuration, most failures first, with their flakes and failure rate |
 //! | GET | `/api/records/{build_key}` | → the store's record of a build key (JSON), 404 when it has none |
 //! | GET, HEAD | `/api/blobs/{digest}` | a blob of the store: what `tollgate reproduce` fetches the dependencies' archives with |
 //! | GET, POST | `/api/git/{project}/…` | the project's mirror over git's smart HTTP, read-only, with its kept integration commits: a read, not a write |
@@ -63,6 +64,7 @@ pub const INTEGRATIONS: &str = "/api/integrations";
 pub const LOG: &str = "/api/log";
 pub const LOG_STREAM: &str = "/api/log/stream";
 pub const REPRODUCE: &str = "/api/reproduce";
+pub const TESTS: &str = "/api/tests";
 
 pub fn reproduce(integration: i64, item: &str) -> String {
     format!("{REPRODUCE}?integration={integration}&item={}", encode(item))

@@ -8,12 +8,21 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
-    Db, changes, events, integrations, leases, pace, projects, tokens, undecided, views, work_items,
+    Db, changes, events, integrations, leases, pace, projects, test_history, tokens, undecided,
+    views, work_items,
 };
 
 /// The tables that grow with history.
-const BIG: [&str; 6] =
-    ["changes", "integration_changes", "integrations", "work_items", "events", "leases"];
+const BIG: [&str; 8] = [
+    "changes",
+    "integration_changes",
+    "integrations",
+    "work_items",
+    "events",
+    "leases",
+    "item_days",
+    "test_days",
+];
 
 /// Partial indexes that hold only what has not ended: scanning one reads a row per branch.
 const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
@@ -21,8 +30,9 @@ const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
 /// Queries that sort what they found rather than read it in index order, each because what it
 /// finds is a few rows whatever the history: the unfinished integrations (one per branch), the
 /// changes of a page of integrations, the work items of one plan, the changes whose commit
-/// starts with a prefix of at least four digits.
-const SORT_A_FEW: [&str; 4] = [
+/// starts with a prefix of at least four digits, the tests that failed in a window.
+const SORT_A_FEW: [&str; 5] = [
+    "test_history::FAILED_SINCE",
     "integrations::UNFINISHED",
     "views::CHANGES_OF",
     "work_items::ITEMS",
@@ -66,6 +76,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("work_items::NEWEST_LOG_OF", work_items::NEWEST_LOG_OF),
     ("work_items::RAN_BEFORE", work_items::RAN_BEFORE),
     ("pace::QUEUE", pace::QUEUE),
+    ("test_history::FAILED_SINCE", test_history::FAILED_SINCE),
     ("pace::VERDICTS", pace::VERDICTS),
 ];
 
@@ -129,6 +140,7 @@ fn every_named_query_is_in_the_list() {
         ("events", include_str!("events.rs")),
         ("integrations", include_str!("integrations.rs")),
         ("pace", include_str!("pace.rs")),
+        ("test_history", include_str!("test_history.rs")),
         ("tokens", include_str!("tokens.rs")),
         ("views", include_str!("views.rs")),
         ("work_items", include_str!("work_items.rs")),

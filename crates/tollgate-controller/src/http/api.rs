@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tollgate_api::{
     ArchiveView, BranchDetail, BranchView, ChangeView, EventView, IntegrationView, MAX_PAGE, Page,
     ProjectRemoved, ProjectSpec, ProjectView, RemoveProject, StageRequest, StageResponse, Status,
-    TestResult, UnstageRequest, WorkItemDetail, WorkItemState,
+    TestHistory, TestResult, UnstageRequest, WorkItemDetail, WorkItemState,
 };
 use tollgate_core::plan::BuildKey;
 use tollgate_git::{GitError, Mirror};
@@ -98,6 +98,25 @@ pub async fn work_item(
     Query(query): Query<WorkItemQuery>,
 ) -> Answer<WorkItemDetail> {
     Ok(Json(controller.work_item_detail(query.integration, &query.item).await?))
+}
+
+#[derive(Deserialize)]
+pub struct TestsQuery {
+    project: String,
+    days: Option<i64>,
+}
+
+/// `GET /api/tests?project=P&days=N`: the project's tests that failed lately.
+pub async fn tests(
+    State(controller): State<Arc<Controller>>,
+    Query(query): Query<TestsQuery>,
+) -> Answer<Vec<TestHistory>> {
+    if controller.db.project(&query.project).await?.is_none() {
+        return Err(ControllerError::NotFound(format!("no project `{}`", query.project)));
+    }
+    let days = query.days.unwrap_or(30).clamp(1, 3660);
+    let now = tollgate_state::now_ms();
+    Ok(Json(controller.db.test_history(&query.project, days, now, MAX_PAGE).await?))
 }
 
 #[derive(Deserialize)]

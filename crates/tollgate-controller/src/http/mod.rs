@@ -45,6 +45,7 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route(routes::LOG, get(log::log))
         .route(routes::LOG_STREAM, get(log::stream))
         .route(routes::REPRODUCE, get(reproduce::reproduce))
+        .route(routes::TESTS, get(api::tests))
         .route("/api/records/{key}", get(reproduce::record))
         .route("/api/blobs/{digest}", get(agent::get_blob).head(agent::has_blob))
         .route("/api/git/{*rest}", get(agent::git).post(agent::git))

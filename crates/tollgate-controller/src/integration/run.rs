@@ -407,6 +407,7 @@ impl<'a> Run<'a> {
         let mut retry = true;
         let mut ack = None;
         let mut failed_tests = Vec::new();
+        let mut ran = false;
         let (state, failure, log, lease) = match ended {
             Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
             Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
@@ -432,6 +433,7 @@ impl<'a> Run<'a> {
                 let log = finished.record.as_ref().and_then(|r| r.log.map(|d| d.to_string()));
                 let tests = finished.record.iter().flat_map(|record| &record.tests);
                 failed_tests = failed(tests);
+                ran = true;
                 let (state, failure) = match &finished.outcome {
                     Outcome::Passed if finished.reused => (WorkItemState::Reused, None),
                     Outcome::Passed => (WorkItemState::Passed, None),
@@ -455,6 +457,7 @@ impl<'a> Run<'a> {
                     .and_then(|tests| serde_json::from_value(tests.clone()).ok())
                     .unwrap_or_default();
                 failed_tests = failed(&tests);
+                ran = true;
                 let log = report
                     .record
                     .as_ref()
@@ -470,6 +473,9 @@ impl<'a> Run<'a> {
         // An error under a lease: it ran, and the machine failed it.
         if state == WorkItemState::Error && lease.is_some() {
             metrics.system_error(SystemError::RunErrored);
+        }
+        if ran && matches!(state, WorkItemState::Passed | WorkItemState::Failed) {
+            self.test_history(index, &failed_tests, false).await;
         }
         let recorded = match failure {
             Some(failure) if state == WorkItemState::Error && retry => {
@@ -522,6 +528,25 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// A Test work item's run (or its forgiven `flaky` failure) into the history of its tests.
+    /// The history informs; a failure to write it is logged, and the integration goes on.
+    async fn test_history(&self, index: usize, tests: &[String], flaky: bool) {
+        let id = &self.jobs.jobs[index].id;
+        if id.kind != WorkKind::Test {
+            return;
+        }
+        let (item, now) = (id.to_string(), tollgate_state::now_ms());
+        let of = (self.integration.project.as_str(), id.config.as_str(), item.as_str());
+        let db = &self.controller.db;
+        let written = match flaky {
+            true => db.tests_flaked(of, tests, now).await,
+            false => db.tests_ran(of, tests, now).await,
+        };
+        if let Err(error) = written {
+            tracing::warn!(item, %error, "cannot write the history of its tests");
+        }
+    }
+
     /// The test runs again, on a fresh machine and whatever the store holds.
     async fn rerun(&mut self, index: usize, lease: Option<i64>) -> Result<(), ControllerError> {
         let first = &self.reruns[&index];
@@ -561,6 +586,7 @@ impl<'a> Run<'a> {
             "failure": rerun.failure,
         });
         self.controller.db.item_event(self.integration, &id, "flaky", detail).await?;
+        self.test_history(index, &rerun.tests, true).await;
         self.finish(index, WorkItemState::Passed, None, log, lease).await
     }
 

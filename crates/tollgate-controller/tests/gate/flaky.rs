@@ -3,7 +3,7 @@
 //! if every re-run passes. The app's test fails on the runs its `flaky-test` file names
 //! (counted in a folder every sandbox may write).
 
-use tollgate_api::{ChangeState, EventView, WorkItemState};
+use tollgate_api::{ChangeState, EventView, TestHistory, WorkItemState};
 use tollgate_state::Cursor;
 
 use crate::support::{Gate, Setup, within};
@@ -34,6 +34,18 @@ async fn a_test_that_fails_once_merges_after_its_reruns_and_is_recorded_as_a_fla
     let test = integration.work_items.iter().find(|w| w.id == "demo/app:linux:Test").unwrap();
     assert_eq!(test.state, WorkItemState::Passed);
     assert_eq!(gate.tip("demo/app"), integration.commit.unwrap());
+
+    // The history of its tests: app_test failed once in six runs, and was forgiven once.
+    let history: Vec<TestHistory> =
+        reqwest::get(gate.url("/api/tests?project=demo/app")).await.unwrap().json().await.unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let app_test = &history[0];
+    assert_eq!((app_test.test.as_str(), app_test.configuration.as_str()), ("app_test", "linux"));
+    assert_eq!(app_test.work_item, "demo/app:linux:Test");
+    assert_eq!((app_test.runs, app_test.failures, app_test.flakes), (6, 1, 1));
+    assert!((app_test.failure_rate - 1.0 / 6.0).abs() < 1e-9, "{app_test:?}");
+    let unknown = reqwest::get(gate.url("/api/tests?project=demo/none")).await.unwrap();
+    assert_eq!(unknown.status(), 404);
     gate.stop().await;
 }
 
@@ -48,6 +60,9 @@ async fn a_test_that_fails_one_of_its_reruns_rejects_and_a_failed_build_is_not_r
     let rejection = serde_json::to_value(ended[0].rejection.as_ref().unwrap()).unwrap();
     assert_eq!(rejection["failures"][0]["work_item"], "demo/app:linux:Test");
     assert_eq!(events(&gate, "work_item_rerun").await.len(), 2);
+    let history: Vec<TestHistory> =
+        reqwest::get(gate.url("/api/tests?project=demo/app")).await.unwrap().json().await.unwrap();
+    assert_eq!((history[0].runs, history[0].failures, history[0].flakes), (3, 2, 0));
 
     let broken = gate.commit("demo/app", "origin/main", &[("break-build", "")], "Breaks the build");
     let ended = gate.ended(&gate.stage(&[&broken]).await).await;
