@@ -153,6 +153,7 @@ fn system_failure(offer: &AgentOffer, message: &str) -> FailureView {
         user_message: None,
         log: None,
         excerpt: Vec::new(),
+        tests: Vec::new(),
     }
 }
 

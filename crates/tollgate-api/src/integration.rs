@@ -149,6 +149,46 @@ pub struct FailureView {
     /// The lines of the log that show the failure: a test's FAIL line, the compiler's error.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excerpt: Vec<String>,
+    /// The tests that failed, as its test results say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<FailedTest>,
+}
+
+/// A test that failed, and its history on this configuration when it has failed before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedTest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<TestRecord>,
+}
+
+/// A test's last 30 days on one configuration, this run included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// Runs of its work item.
+    pub runs: u64,
+    pub failures: u64,
+    /// Failures forgiven because every re-run passed.
+    pub flakes: u64,
+}
+
+impl TestRecord {
+    /// "failed 3 times in 40 runs (7.5%) in 30 days, 2 of them forgiven as flaky".
+    pub fn describe(&self) -> String {
+        let rate = match self.runs {
+            0 => 0.0,
+            runs => 100.0 * self.failures as f64 / runs as f64,
+        };
+        let times =
+            if self.failures == 1 { "once".to_owned() } else { format!("{} times", self.failures) };
+        let mut text = format!("failed {times} in {} runs ({rate:.1}%) in 30 days", self.runs);
+        if self.flakes > 0 {
+            text.push_str(&format!(", {} of them forgiven as flaky", self.flakes));
+        }
+        text
+    }
 }
 
 /// Why changes were rejected.
@@ -299,4 +339,20 @@ pub struct ArchiveView {
     pub digest: String,
     /// Its size in the store (compressed); none when the blob is not there.
     pub bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestRecord;
+
+    #[test]
+    fn a_test_record_reads_as_a_sentence() {
+        let record = TestRecord { runs: 40, failures: 3, flakes: 2 };
+        assert_eq!(
+            record.describe(),
+            "failed 3 times in 40 runs (7.5%) in 30 days, 2 of them forgiven as flaky"
+        );
+        let once = TestRecord { runs: 8, failures: 1, flakes: 0 };
+        assert_eq!(once.describe(), "failed once in 8 runs (12.5%) in 30 days");
+    }
 }

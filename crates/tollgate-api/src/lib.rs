@@ -21,9 +21,9 @@ pub use agent::{
 pub use change::{ChangeState, ChangeView, StageRequest, StageResponse, UnstageRequest};
 pub use event::EventView;
 pub use integration::{
-    ArchiveView, FailureView, IntegrationChange, IntegrationState, IntegrationView, MergeResult,
-    Rejection, Reproduction, TestHistory, TestOutcome, TestResult, WorkItemDetail, WorkItemState,
-    WorkItemView,
+    ArchiveView, FailedTest, FailureView, IntegrationChange, IntegrationState, IntegrationView,
+    MergeResult, Rejection, Reproduction, TestHistory, TestOutcome, TestRecord, TestResult,
+    WorkItemDetail, WorkItemState, WorkItemView,
 };
 pub use page::{MAX_PAGE, Page};
 pub use project::{

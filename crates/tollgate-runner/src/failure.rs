@@ -17,5 +17,6 @@ pub fn failure_view(id: &WorkItemId, failure: Option<&Failure>, message: &str) -
         user_message: failure.and_then(|f| f.user_message.clone()),
         log: None,
         excerpt: Vec::new(),
+        tests: Vec::new(),
     }
 }

@@ -77,6 +77,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("work_items::RAN_BEFORE", work_items::RAN_BEFORE),
     ("pace::QUEUE", pace::QUEUE),
     ("test_history::FAILED_SINCE", test_history::FAILED_SINCE),
+    ("test_history::TEST_SINCE", test_history::TEST_SINCE),
+    ("test_history::RUNS_SINCE", test_history::RUNS_SINCE),
     ("pace::VERDICTS", pace::VERDICTS),
 ];
 

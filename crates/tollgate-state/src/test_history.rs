@@ -2,7 +2,7 @@
 //! every run of a Test work item, read as failure and flake rates over a window.
 
 use sqlx::Row;
-use tollgate_api::TestHistory;
+use tollgate_api::{TestHistory, TestRecord};
 
 use crate::{Db, StateError};
 
@@ -17,7 +17,40 @@ pub(crate) const FAILED_SINCE: &str = "SELECT t.configuration, t.item, t.test,
      FROM test_days AS t INDEXED BY test_days_by_day WHERE t.project = ? AND t.day >= ?
      GROUP BY t.configuration, t.item, t.test ORDER BY failures DESC, t.test LIMIT ?";
 
+/// One test's failures and flakes since a day, by the primary key's prefix.
+pub(crate) const TEST_SINCE: &str = "SELECT COALESCE(SUM(failures), 0), COALESCE(SUM(flakes), 0)
+     FROM test_days WHERE project = ? AND configuration = ? AND test = ? AND day >= ?";
+/// A work item's runs since a day, by the primary key's prefix.
+pub(crate) const RUNS_SINCE: &str = "SELECT COALESCE(SUM(runs), 0) FROM item_days
+     WHERE project = ? AND configuration = ? AND item = ? AND day >= ?";
+
 impl Db {
+    /// A test's last 30 days on a configuration, up to `now_ms`.
+    pub async fn test_record(
+        &self,
+        (project, configuration, item): (&str, &str, &str),
+        test: &str,
+        now_ms: i64,
+    ) -> Result<TestRecord, StateError> {
+        let since = now_ms / DAY_MS - 29;
+        let (failures, flakes): (i64, i64) = sqlx::query_as(TEST_SINCE)
+            .bind(project)
+            .bind(configuration)
+            .bind(test)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        let runs: i64 = sqlx::query_scalar(RUNS_SINCE)
+            .bind(project)
+            .bind(configuration)
+            .bind(item)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        let count = |n: i64| n.max(0) as u64;
+        Ok(TestRecord { runs: count(runs), failures: count(failures), flakes: count(flakes) })
+    }
+
     /// A Test work item of `project` on `configuration` ran at `at_ms`, and `failed` failed.
     pub async fn tests_ran(
         &self,

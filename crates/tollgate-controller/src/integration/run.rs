@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tollgate_api::{
-    FailureView, IntegrationState, MergeResult, ProjectView, Rejection, TestOutcome, TestResult,
-    WorkItemState,
+    FailedTest, FailureView, IntegrationState, MergeResult, ProjectView, Rejection, TestOutcome,
+    TestResult, WorkItemState,
 };
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
 use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, WorkKind, plan};
@@ -142,13 +142,9 @@ async fn reruns_under_way(
     Ok(reruns)
 }
 
-/// The names of the tests that failed.
-fn failed<'t>(tests: impl IntoIterator<Item = &'t TestResult>) -> Vec<String> {
-    tests
-        .into_iter()
-        .filter(|test| test.outcome == TestOutcome::Failed)
-        .map(|test| test.name.clone())
-        .collect()
+/// The tests that failed.
+fn failed<'t>(tests: impl IntoIterator<Item = &'t TestResult>) -> Vec<TestResult> {
+    tests.into_iter().filter(|test| test.outcome == TestOutcome::Failed).cloned().collect()
 }
 
 /// How one work item's task ended.
@@ -474,18 +470,25 @@ impl<'a> Run<'a> {
         if state == WorkItemState::Error && lease.is_some() {
             metrics.system_error(SystemError::RunErrored);
         }
+        let failed_names: Vec<String> = failed_tests.iter().map(|t| t.name.clone()).collect();
         if ran && matches!(state, WorkItemState::Passed | WorkItemState::Failed) {
-            self.test_history(index, &failed_tests, false).await;
+            self.test_history(index, &failed_names, false).await;
         }
         let recorded = match failure {
             Some(failure) if state == WorkItemState::Error && retry => {
                 let lease = lease.map(|lease| (lease, LeaseEnd::Released));
                 self.retry_or_end(index, failure, lease).await
             }
-            failure => match self.flaky(index, state, failure, failed_tests) {
+            failure => match self.flaky(index, state, failure, failed_names) {
                 Flaky::RunAgain => self.rerun(index, lease).await,
                 Flaky::Forgiven(rerun) => self.forgive(index, rerun, log, lease).await,
-                Flaky::End(failure) => self.finish(index, state, failure, log, lease).await,
+                Flaky::End(failure) => {
+                    let failure = match failure {
+                        Some(failure) => Some(self.with_tests(index, failure, failed_tests).await),
+                        None => None,
+                    };
+                    self.finish(index, state, failure, log, lease).await
+                }
             },
         };
         if let Some(ack) = ack {
@@ -545,6 +548,26 @@ impl<'a> Run<'a> {
         if let Err(error) = written {
             tracing::warn!(item, %error, "cannot write the history of its tests");
         }
+    }
+
+    /// The failure with the tests that failed, each with its history on this configuration
+    /// when it has failed before this run or was forgiven as flaky.
+    async fn with_tests(
+        &self,
+        index: usize,
+        failure: FailureView,
+        tests: Vec<TestResult>,
+    ) -> FailureView {
+        let id = &self.jobs.jobs[index].id;
+        let (item, now) = (id.to_string(), tollgate_state::now_ms());
+        let of = (self.integration.project.as_str(), id.config.as_str(), item.as_str());
+        let mut failed = Vec::new();
+        for test in tests {
+            let record = self.controller.db.test_record(of, &test.name, now).await;
+            let history = record.ok().filter(|r| r.failures > 1 || r.flakes > 0);
+            failed.push(FailedTest { name: test.name, message: test.message, history });
+        }
+        FailureView { tests: failed, ..failure }
     }
 
     /// The test runs again, on a fresh machine and whatever the store holds.

@@ -149,6 +149,19 @@ pub(super) fn failure(links: &Links, failure: &FailureView) -> Markup {
             @if !failure.excerpt.is_empty() {
                 pre.excerpt { @for line in &failure.excerpt { (line) "\n" } }
             }
+            @if !failure.tests.is_empty() {
+                ul.tests {
+                    @for test in &failure.tests {
+                        li {
+                            code { (test.name) } " failed"
+                            @if let Some(why) = &test.message { ": " (why) }
+                            @if let Some(history) = &test.history {
+                                span.history { " — on " (failure.configuration) " it " (history.describe()) }
+                            }
+                        }
+                    }
+                }
+            }
             @if let Some(log) = &failure.log {
                 p { a href=(links.path(log)) { "The whole log" } }
             }

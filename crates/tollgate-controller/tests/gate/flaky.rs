@@ -59,6 +59,12 @@ async fn a_test_that_fails_one_of_its_reruns_rejects_and_a_failed_build_is_not_r
     assert!(events(&gate, "flaky").await.is_empty());
     let rejection = serde_json::to_value(ended[0].rejection.as_ref().unwrap()).unwrap();
     assert_eq!(rejection["failures"][0]["work_item"], "demo/app:linux:Test");
+    // The rejection names the failed test, with its record: it failed before, in this very
+    // integration's first run.
+    let test = &rejection["failures"][0]["tests"][0];
+    assert_eq!(test["name"], "app_test");
+    assert_eq!(test["message"], "expected 2, got 3");
+    assert_eq!(test["history"], serde_json::json!({"runs": 3, "failures": 2, "flakes": 0}));
     assert_eq!(events(&gate, "work_item_rerun").await.len(), 2);
     let history: Vec<TestHistory> =
         reqwest::get(gate.url("/api/tests?project=demo/app")).await.unwrap().json().await.unwrap();

@@ -282,6 +282,7 @@ mod tests {
             user_message: Some("A test failed.".into()),
             log: Some("/api/log?item=demo/greeter:debian-12:Test&integration=3".into()),
             excerpt: vec!["FAIL!  : tst_Greeter::french()".into()],
+            tests: Vec::new(),
         };
         let rejection = Rejection::Failed { failures: vec![failure], batch: vec![12] };
         let mut decided =

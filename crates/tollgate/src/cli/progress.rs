@@ -332,6 +332,7 @@ mod tests {
             user_message: None,
             log: None,
             excerpt: Vec::new(),
+            tests: Vec::new(),
         });
         let new = integration(IntegrationState::Rejected, vec![failed]);
         assert_eq!(

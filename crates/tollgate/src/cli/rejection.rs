@@ -38,6 +38,18 @@ pub fn render_rejection(
                 for line in &failure.excerpt {
                     let _ = writeln!(out, "    | {line}");
                 }
+                for test in &failure.tests {
+                    let why = test.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                    let _ = writeln!(out, "    test {} failed{why}", test.name);
+                    if let Some(history) = &test.history {
+                        let _ = writeln!(
+                            out,
+                            "      before on {}: {}",
+                            failure.configuration,
+                            history.describe()
+                        );
+                    }
+                }
                 if let Some(log) = &failure.log {
                     let _ = writeln!(out, "    log: {}", link(log));
                 }
@@ -132,7 +144,25 @@ mod tests {
             user_message: user_message.map(Into::into),
             log: log.map(Into::into),
             excerpt: Vec::new(),
+            tests: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_failed_test_with_a_record_says_how_often_it_failed_before() {
+        let mut test = failure("demo/greeter:debian-12:Test", Some("A test failed."), None);
+        test.tests = vec![tollgate_api::FailedTest {
+            name: "tst_greet::french".into(),
+            message: Some("expected Bonjour".into()),
+            history: Some(tollgate_api::TestRecord { runs: 40, failures: 3, flakes: 2 }),
+        }];
+        let rejection = Rejection::Failed { failures: vec![test], batch: vec![13] };
+        let shown = render_rejection(&rejection, Some(13), link);
+        assert!(shown.contains("    test tst_greet::french failed: expected Bonjour\n"), "{shown}");
+        assert!(
+            shown.contains("      before on debian-12: failed 3 times in 40 runs (7.5%) in 30 days, 2 of them forgiven as flaky\n"),
+            "{shown}"
+        );
     }
 
     #[test]
