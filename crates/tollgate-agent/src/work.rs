@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_api::{AgentOffer, AgentReport, FailureView, PlanPins, WorkItemState};
 use tollgate_core::plan::{BuildKey, Plan, WorkItemId};
 use tollgate_core::run::Outcome;
-use tollgate_runner::{Finished, Observer, Runner, failure_view};
+use tollgate_runner::{Finished, Observer, Reuse, Runner, failure_view};
 use tollgate_store::Record;
 
 use crate::client::CallError;
@@ -71,13 +71,11 @@ async fn prepare_and_run(
     let client = machine.local.client.clone();
     let (length, sending) =
         log_stream::start(client, offer.lease, machine.name.clone(), log_path.clone());
-    let (runner, branch, observer) =
-        (&machine.runner, Some(offer.branch.as_str()), Some(Observer::Length(length)));
+    let (branch, observer) = (Some(offer.branch.as_str()), Some(Observer::Length(length)));
+    let reuse = if offer.again { Reuse::Never } else { Reuse::Stored };
     let path = log_path.clone();
-    let finished = match offer.again {
-        true => runner.run_logged_again(&plan, item, branch, cancel, observer, path).await,
-        false => runner.run_logged(&plan, item, branch, cancel, observer, path).await,
-    };
+    let finished =
+        machine.runner.run_logged(&plan, item, branch, cancel, observer, path, reuse).await;
     tracing::debug!(lease = offer.lease, "run ended; sending the rest of the log");
     // Every line is at the controller before the report ends the lease.
     let _ = sending.await;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_core::plan::{BuildKey, Plan, PlanRequest, plan};
 use tollgate_core::run::Outcome;
 use tollgate_core::source::{Pin, ProjectName, Revision};
-use tollgate_runner::{Runner, RunnerOptions, Sandbox};
+use tollgate_runner::{Reuse, Runner, RunnerOptions, Sandbox};
 use tollgate_sources::SourcesDir;
 use tollgate_store::{Digest, LocalStore, Record, Store, StoreError};
 
@@ -103,7 +103,8 @@ fn overhead(c: &mut Criterion) {
         let cancel = CancellationToken::new();
         group.bench_function(name, |b| {
             b.iter(|| {
-                let finished = runtime.block_on(runner.run(&plan, item, None, &cancel, None));
+                let finished =
+                    runtime.block_on(runner.run(&plan, item, None, &cancel, None, Reuse::Stored));
                 assert_eq!(finished.outcome, Outcome::Passed);
             })
         });

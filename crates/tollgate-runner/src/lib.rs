@@ -22,7 +22,7 @@ pub use excerpt::{excerpt, excerpt_of_file};
 pub use failure::failure_view;
 pub use log::Observer;
 pub use runner::{
-    DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Runner, RunnerOptions, summary,
+    DEFAULT_LOG_CAP, DEFAULT_TREE_CACHE_LIMIT, Finished, Reuse, Runner, RunnerOptions, summary,
 };
 pub use sandbox::cleanup::stale_runs;
 pub use sandbox::{Sandbox, SandboxError};

@@ -101,6 +101,16 @@ impl RunnerOptions {
     }
 }
 
+/// Whether a passed result the store holds under the build key stands for a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// It does: nothing runs (the gate, `run-item`).
+    Stored,
+    /// It does not: the work item runs anyway (a failed test re-run to tell a flake, the
+    /// work item `tollgate reproduce` reproduces).
+    Never,
+}
+
 /// The end of a work item.
 #[derive(Debug)]
 pub struct Finished {
@@ -149,7 +159,8 @@ impl Runner {
     }
 
     /// Runs `item` of `plan`. `branch` is the integration's branch, when there is one.
-    /// `observer` receives every log line as it is written.
+    /// `observer` hears of the log as it is written; `reuse` says whether a stored passed
+    /// result stands for the run.
     pub async fn run(
         &self,
         plan: &Plan,
@@ -157,23 +168,10 @@ impl Runner {
         branch: Option<&str>,
         cancel: &CancellationToken,
         observer: Option<Observer>,
+        reuse: Reuse,
     ) -> Finished {
         let log_path = self.log_path(item);
-        self.run_logged(plan, item, branch, cancel, observer, log_path).await
-    }
-
-    /// `run` without the lookup of a stored result: `item` runs whatever the store holds
-    /// (`tollgate reproduce` runs the work item it reproduces).
-    pub async fn run_again(
-        &self,
-        plan: &Plan,
-        item: &WorkItem,
-        branch: Option<&str>,
-        cancel: &CancellationToken,
-        observer: Option<Observer>,
-    ) -> Finished {
-        let log_path = self.log_path(item);
-        self.run_logged_again(plan, item, branch, cancel, observer, log_path).await
+        self.run_logged(plan, item, branch, cancel, observer, log_path, reuse).await
     }
 
     /// Where `run` writes the log of a fresh run of `item`.
@@ -183,6 +181,7 @@ impl Runner {
 
     /// `run`, with the log written at `log_path`: the controller names the file before the
     /// run starts, so that the log can be followed while it grows.
+    #[allow(clippy::too_many_arguments)] // run's, and where the log goes
     pub async fn run_logged(
         &self,
         plan: &Plan,
@@ -191,7 +190,11 @@ impl Runner {
         cancel: &CancellationToken,
         observer: Option<Observer>,
         log_path: PathBuf,
+        reuse: Reuse,
     ) -> Finished {
+        if reuse == Reuse::Never {
+            return self.run_anew(plan, item, branch, cancel, observer, log_path).await;
+        }
         let key = item.build_key;
         let store = self.store.clone();
         match blocking(move || store.record(&key)).await {
@@ -215,13 +218,12 @@ impl Runner {
                 return Finished::error(item, &format!("cannot read the store: {message}"));
             }
         }
-        self.run_logged_again(plan, item, branch, cancel, observer, log_path).await
+        self.run_anew(plan, item, branch, cancel, observer, log_path).await
     }
 
-    /// `run_logged` without the lookup of a stored result: `item` runs on a fresh machine
-    /// whatever the store holds, its log at `log_path`, and its result is stored (a failed
-    /// test re-run to tell whether it is flaky).
-    pub async fn run_logged_again(
+    /// Runs `item` on a fresh machine whatever the store holds, its log at `log_path`, and
+    /// stores its result.
+    async fn run_anew(
         &self,
         plan: &Plan,
         item: &WorkItem,

@@ -24,7 +24,7 @@ use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, WorkKind, 
 use tollgate_core::run::{Failure, Outcome};
 use tollgate_core::schedule::{BranchKey, Demand};
 use tollgate_core::source::{Pin, ProjectName, Revision};
-use tollgate_runner::{Finished, Observer};
+use tollgate_runner::{Finished, Observer, Reuse};
 use tollgate_state::{Formed, LeaseEnd, NewWorkItem, WorkItemEnd, log_link};
 use tollgate_store::RecordOutcome;
 
@@ -775,15 +775,9 @@ async fn run_item(
             };
             let (branch, observer) =
                 (Some(integration.branch.as_str()), Some(Observer::Length(length)));
-            let runner = &controller.runner;
-            let run = async {
-                match again {
-                    true => {
-                        runner.run_logged_again(plan, item, branch, cancel, observer, log).await
-                    }
-                    false => runner.run_logged(plan, item, branch, cancel, observer, log).await,
-                }
-            };
+            let reuse = if again { Reuse::Never } else { Reuse::Stored };
+            let run =
+                controller.runner.run_logged(plan, item, branch, cancel, observer, log, reuse);
             let (finished, ()) = tokio::join!(run, wake);
             Ended::Ran(Box::new(finished), assignment.lease)
         }

@@ -6,11 +6,11 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{DEADLINE, within};
+use crate::support::within;
 
 /// The key under which WebDriver names an element.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -134,17 +134,22 @@ impl Browser {
     }
 
     /// Waits until the text of the first element that matches satisfies `check`, or fails the
-    /// test at the deadline, naming what it saw last.
+    /// test at the deadline; each text it shows meanwhile goes to stderr, so that a failure
+    /// names what it saw last.
     pub async fn wait_text(&self, css: &str, check: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
+        let seen = std::cell::RefCell::new(None::<String>);
+        within(|| async {
             let text = self.text(css).await;
             if check(&text) {
-                return text;
+                return Some(text);
             }
-            assert!(start.elapsed() < DEADLINE, "`{css}` still shows {text:?}");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+            if seen.borrow().as_ref() != Some(&text) {
+                eprintln!("`{css}` shows {text:?}");
+                *seen.borrow_mut() = Some(text);
+            }
+            None
+        })
+        .await
     }
 
     /// Saves a screenshot as `NAME.png` when `TOLLGATE_SCREENSHOTS` names a folder.

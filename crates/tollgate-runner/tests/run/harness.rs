@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_core::plan::{Plan, PlanRequest, WorkItem, plan};
 use tollgate_core::run::Outcome;
 use tollgate_core::source::{Pin, ProjectName, Revision};
-use tollgate_runner::{Finished, Runner, RunnerOptions, Sandbox};
+use tollgate_runner::{Finished, Reuse, Runner, RunnerOptions, Sandbox};
 use tollgate_sources::SourcesDir;
 use tollgate_store::{LocalStore, Store};
 
@@ -118,8 +118,10 @@ impl Harness {
     pub async fn run_with(&self, plan: &Plan, id: &str, cancel: &CancellationToken) -> Run {
         let item = work_item(plan, id);
         let (sender, mut lines) = mpsc::unbounded_channel::<String>();
-        let finished =
-            self.runner().run(plan, item, Some("dev"), cancel, Some(sender.into())).await;
+        let finished = self
+            .runner()
+            .run(plan, item, Some("dev"), cancel, Some(sender.into()), Reuse::Stored)
+            .await;
         let mut live = String::new();
         while let Ok(line) = lines.try_recv() {
             live.push_str(&line);

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tollgate_core::plan::{Plan, WorkItem, WorkItemId};
 use tollgate_core::run::Outcome;
-use tollgate_runner::{Runner, RunnerOptions, Sandbox, summary};
+use tollgate_runner::{Reuse, Runner, RunnerOptions, Sandbox, summary};
 use tollgate_sources::SourcesDir;
 use tollgate_store::LocalStore;
 
@@ -144,10 +144,11 @@ impl Here {
                     }
                 }
             });
-            let finished = match again && n + 1 == order.len() {
-                true => runner.run_again(plan, item, branch, &cancel, Some(lines.into())).await,
-                false => runner.run(plan, item, branch, &cancel, Some(lines.into())).await,
+            let reuse = match again && n + 1 == order.len() {
+                true => Reuse::Never,
+                false => Reuse::Stored,
             };
+            let finished = runner.run(plan, item, branch, &cancel, Some(lines.into()), reuse).await;
             let _ = printer.await;
             let what = match (finished.reused, &finished.log) {
                 (true, _) => "reused".to_owned(),
