@@ -128,6 +128,9 @@ pub struct WorkItemView {
     /// Why it waits for an agent that no connected one can be: "no agent serves template X".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// Tests that failed while quarantined: it passed because their failures did not reject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<crate::QuarantinedTest>,
 }
 
 /// A failing instruction, as a maintainer is told about it.

@@ -10,6 +10,7 @@ mod event;
 mod integration;
 mod page;
 mod project;
+mod quarantine;
 pub mod routes;
 pub mod sse;
 mod token;
@@ -30,6 +31,7 @@ pub use project::{
     AgentCounts, BranchDetail, BranchView, HealthWarning, ProjectRemoved, ProjectSpec, ProjectView,
     RemoveProject, Status,
 };
+pub use quarantine::{NewQuarantine, QuarantineView, QuarantinedTest};
 pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};

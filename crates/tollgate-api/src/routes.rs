@@ -12,6 +12,8 @@
 //! | GET | `/api/work-item?integration=ID&item=WORK_ITEM` | → [`WorkItemDetail`](crate::WorkItemDetail): the work item, the integration it was reused from, its archives |
 //! | GET | `/api/reproduce?integration=ID&item=WORK_ITEM` | → [`Reproduction`](crate::Reproduction): the pins and salt the integration was planned with, the work item's build key and how it ended; 409 when its commit is not kept (only rejected integrations' are, the newest `keep_rejected` of a project) |
 //! | GET | `/api/tests?project=P&days=N` | → [`TestHistory`](crate::TestHistory)s: the project's tests that failed in the last N days (30), per platform configuration, most failures first, with their flakes and failure rate |
+//! | GET, POST | `/api/quarantine?project=P&all=true` | [`NewQuarantine`](crate::NewQuarantine) → [`QuarantineView`](crate::QuarantineView) (admin); GET → the entries in force, newest first (ended and removed ones too with `all`) |
+//! | POST | `/api/quarantine/{id}/remove` | → [`QuarantineView`](crate::QuarantineView) (admin): the entry ends now |
 //! | GET | `/api/records/{build_key}` | → the store's record of a build key (JSON), 404 when it has none |
 //! | GET, HEAD | `/api/blobs/{digest}` | a blob of the store: what `tollgate reproduce` fetches the dependencies' archives with |
 //! | GET, POST | `/api/git/{project}/…` | the project's mirror over git's smart HTTP, read-only, with its kept integration commits: a read, not a write |
@@ -46,7 +48,7 @@
 //!
 //! Once the service has a token, a request sends one as `Authorization: Bearer SECRET`, with
 //! a [`Role`](crate::Role) that allows the route: `stage` for staging, unstaging and
-//! cancelling; `admin` for projects, tokens (listing them too) and agents; `agent` for the
+//! cancelling; `admin` for projects, tokens (listing them too), agents and the quarantine; `agent` for the
 //! agents' protocol under `/api/agent/`; reads need `read` only where the service's
 //! configuration says so. No token where one is needed, or an unknown or revoked one on any
 //! route, is 401; a role that does not allow the route is 403.
@@ -65,6 +67,11 @@ pub const LOG: &str = "/api/log";
 pub const LOG_STREAM: &str = "/api/log/stream";
 pub const REPRODUCE: &str = "/api/reproduce";
 pub const TESTS: &str = "/api/tests";
+pub const QUARANTINE: &str = "/api/quarantine";
+
+pub fn remove_quarantine(id: i64) -> String {
+    format!("{QUARANTINE}/{id}/remove")
+}
 
 pub fn reproduce(integration: i64, item: &str) -> String {
     format!("{REPRODUCE}?integration={integration}&item={}", encode(item))

@@ -21,6 +21,7 @@ mod mirrors;
 mod pages;
 mod projects;
 mod pushes;
+mod quarantine;
 pub mod secret;
 mod staging;
 mod stall;

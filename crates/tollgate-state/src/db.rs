@@ -13,7 +13,7 @@ use crate::StateError;
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// `PRAGMA user_version` of the schema above.
-const VERSION: i64 = 6;
+const VERSION: i64 = 7;
 /// `MIGRATIONS[n]` takes a database of version `n + 1` to `n + 2`; the last one ends at
 /// `VERSION`. A new database gets `SCHEMA` at once.
 const MIGRATIONS: [&str; VERSION as usize - 1] = [
@@ -22,6 +22,7 @@ const MIGRATIONS: [&str; VERSION as usize - 1] = [
     include_str!("migrations/4.sql"),
     include_str!("migrations/5.sql"),
     include_str!("migrations/6.sql"),
+    include_str!("migrations/7.sql"),
 ];
 
 /// The state database. Cheap to clone.

@@ -21,6 +21,7 @@ mod page;
 #[cfg(test)]
 mod plans;
 mod projects;
+mod quarantine;
 mod test_history;
 mod text;
 mod tokens;

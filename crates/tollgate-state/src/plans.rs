@@ -8,8 +8,8 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::{
-    Db, changes, events, integrations, leases, pace, projects, test_history, tokens, undecided,
-    views, work_items,
+    Db, changes, events, integrations, leases, pace, projects, quarantine, test_history, tokens,
+    undecided, views, work_items,
 };
 
 /// The tables that grow with history.
@@ -30,8 +30,10 @@ const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
 /// Queries that sort what they found rather than read it in index order, each because what it
 /// finds is a few rows whatever the history: the unfinished integrations (one per branch), the
 /// changes of a page of integrations, the work items of one plan, the changes whose commit
-/// starts with a prefix of at least four digits, the tests that failed in a window.
-const SORT_A_FEW: [&str; 5] = [
+/// starts with a prefix of at least four digits, the tests that failed in a window, a project's
+/// quarantine entries in force.
+const SORT_A_FEW: [&str; 6] = [
+    "quarantine::IN_FORCE",
     "test_history::FAILED_SINCE",
     "integrations::UNFINISHED",
     "views::CHANGES_OF",
@@ -80,6 +82,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("test_history::TEST_SINCE", test_history::TEST_SINCE),
     ("test_history::RUNS_SINCE", test_history::RUNS_SINCE),
     ("pace::VERDICTS", pace::VERDICTS),
+    ("quarantine::IN_FORCE", quarantine::IN_FORCE),
+    ("quarantine::NEWEST", quarantine::NEWEST),
 ];
 
 /// The steps of a query's plan, one line each, as `EXPLAIN QUERY PLAN` words them.
@@ -142,6 +146,7 @@ fn every_named_query_is_in_the_list() {
         ("events", include_str!("events.rs")),
         ("integrations", include_str!("integrations.rs")),
         ("pace", include_str!("pace.rs")),
+        ("quarantine", include_str!("quarantine.rs")),
         ("test_history", include_str!("test_history.rs")),
         ("tokens", include_str!("tokens.rs")),
         ("views", include_str!("views.rs")),

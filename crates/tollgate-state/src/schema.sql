@@ -80,6 +80,7 @@ CREATE TABLE integration_changes (
     PRIMARY KEY (integration, change)
 );
 
+-- quarantined: the tests that failed while quarantined (JSON), when it passed without them.
 CREATE TABLE work_items (
     integration INTEGER NOT NULL REFERENCES integrations(id),
     position    INTEGER NOT NULL,
@@ -93,6 +94,7 @@ CREATE TABLE work_items (
     failure     TEXT,
     log_path    TEXT,
     log_digest  TEXT,
+    quarantined TEXT,
     PRIMARY KEY (integration, item)
 );
 -- A work item's newest run, for its log.
@@ -175,3 +177,21 @@ CREATE TABLE test_days (
     PRIMARY KEY (project, configuration, test, day)
 );
 CREATE INDEX test_days_by_day ON test_days (project, day);
+
+-- The quarantine: tests whose failures do not reject until an entry ends (or is removed). An
+-- ended entry stays, for who quarantined what and why.
+CREATE TABLE quarantine (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    project       TEXT NOT NULL,
+    test          TEXT NOT NULL,
+    configuration TEXT,
+    owner         TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    until         INTEGER NOT NULL,
+    added_at      INTEGER NOT NULL,
+    added_by      TEXT,
+    removed_at    INTEGER,
+    removed_by    TEXT
+);
+-- The entries that may still forgive a failure: a project's few, whatever the history.
+CREATE INDEX quarantine_in_force ON quarantine (project, until) WHERE removed_at IS NULL;

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 use sqlx::Row;
-use tollgate_api::{FailureView, IntegrationState, PlanPins, WorkItemState, WorkItemView};
+use tollgate_api::{
+    FailureView, IntegrationState, PlanPins, QuarantinedTest, WorkItemState, WorkItemView,
+};
 
 use crate::events::Event;
 use crate::integrations::{Formed, set_state};
@@ -23,6 +25,8 @@ pub struct NewWorkItem {
 pub struct WorkItemEnd {
     pub state: WorkItemState,
     pub failure: Option<FailureView>,
+    /// The tests that failed while quarantined, when it passed without them.
+    pub quarantined: Vec<QuarantinedTest>,
     /// The log in the store.
     pub log_digest: Option<String>,
     /// The lease it ran under; the end is recorded only while that lease is active.
@@ -41,7 +45,7 @@ pub(crate) const RECOVER: &str = "UPDATE work_items SET state = 'waiting'
 /// An integration's work items; sorted by position after the lookup (a plan's few hundred).
 /// The agent of each is its newest lease's, one index lookup per work item.
 pub(crate) const ITEMS: &str = "SELECT item, build_key, significant, state, attempts, started_at,
-     finished_at, failure, log_path, log_digest,
+     finished_at, failure, log_path, log_digest, quarantined,
      (SELECT agent FROM leases AS l WHERE l.integration = w.integration AND l.item = w.item
       ORDER BY l.id DESC LIMIT 1) AS agent
      FROM work_items AS w WHERE integration = ? ORDER BY position";
@@ -107,7 +111,7 @@ impl Db {
         let now = now_ms();
         sqlx::query(
             "UPDATE work_items SET state = 'running', attempts = attempts + 1, started_at = ?,
-             finished_at = NULL, failure = NULL, log_path = ?, log_digest = NULL
+             finished_at = NULL, failure = NULL, quarantined = NULL, log_path = ?, log_digest = NULL
              WHERE integration = ? AND item = ?",
         )
         .bind(now)
@@ -148,13 +152,14 @@ impl Db {
         }
         sqlx::query(
             "UPDATE work_items SET state = ?, started_at = COALESCE(started_at, ?), finished_at = ?,
-             failure = ?, log_digest = COALESCE(?, log_digest)
+             failure = ?, quarantined = ?, log_digest = COALESCE(?, log_digest)
              WHERE integration = ? AND item = ?",
         )
         .bind(name(&end.state))
         .bind(now)
         .bind(now)
         .bind(end.failure.as_ref().map(to_json))
+        .bind((!end.quarantined.is_empty()).then(|| to_json(&end.quarantined)))
         .bind(&end.log_digest)
         .bind(integration.id)
         .bind(item)
@@ -164,7 +169,11 @@ impl Db {
             WorkItemState::Reused => "work_item_reused",
             _ => "work_item_finished",
         };
-        let detail = json!({ "state": end.state, "failure": end.failure, "log": end.log_digest });
+        let mut detail =
+            json!({ "state": end.state, "failure": end.failure, "log": end.log_digest });
+        if !end.quarantined.is_empty() {
+            detail["quarantined"] = json!(end.quarantined);
+        }
         Event { work_item: Some(item), ..Event::of(integration, kind, detail) }
             .append(&mut tx)
             .await?;
@@ -284,6 +293,7 @@ impl Db {
                     failure,
                     agent: row.try_get("agent")?,
                     waiting: None,
+                    quarantined: from_json(row.try_get("quarantined")?)?.unwrap_or_default(),
                 })
             })
             .collect()

@@ -7,6 +7,7 @@ mod auth;
 mod errors;
 mod health;
 pub(crate) mod log;
+mod quarantine;
 mod reproduce;
 mod stream;
 mod tokens;
@@ -46,6 +47,8 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route(routes::LOG_STREAM, get(log::stream))
         .route(routes::REPRODUCE, get(reproduce::reproduce))
         .route(routes::TESTS, get(api::tests))
+        .route(routes::QUARANTINE, get(quarantine::list).post(quarantine::add))
+        .route("/api/quarantine/{id}/remove", post(quarantine::remove))
         .route("/api/records/{key}", get(reproduce::record))
         .route("/api/blobs/{digest}", get(agent::get_blob).head(agent::has_blob))
         .route("/api/git/{*rest}", get(agent::git).post(agent::git))

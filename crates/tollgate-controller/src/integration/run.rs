@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tollgate_api::{
-    FailedTest, FailureView, IntegrationState, MergeResult, ProjectView, Rejection, TestOutcome,
-    TestResult, WorkItemState,
+    FailedTest, FailureView, IntegrationState, MergeResult, ProjectView, QuarantinedTest,
+    Rejection, TestOutcome, TestResult, WorkItemState,
 };
 use tollgate_core::gate::{Gate, JobState, Jobs, decide};
 use tollgate_core::plan::{DEFAULT_CORES, Plan, PlanRequest, WorkItem, WorkKind, plan};
@@ -190,6 +190,8 @@ struct Run<'a> {
     not_before: HashMap<usize, Instant>,
     /// Significant tests that failed and run again to tell a flake (see `flaky`).
     reruns: HashMap<usize, Rerun>,
+    /// The quarantined tests that failed in a work item's runs (see `quarantine`).
+    quarantined: HashMap<usize, Vec<QuarantinedTest>>,
     tasks: JoinSet<(usize, Ended)>,
     cancel: &'a CancellationToken,
     /// Cancels the running work items, not the integration: after a rejection.
@@ -256,6 +258,7 @@ impl<'a> Run<'a> {
             failures,
             not_before: HashMap::new(),
             reruns,
+            quarantined: HashMap::new(),
             tasks: JoinSet::new(),
             cancel,
             items: cancel.child_token(),
@@ -278,6 +281,7 @@ impl<'a> Run<'a> {
                 let end = WorkItemEnd {
                     state: WorkItemState::Skipped,
                     failure,
+                    quarantined: Vec::new(),
                     log_digest: None,
                     lease: None,
                 };
@@ -474,6 +478,7 @@ impl<'a> Run<'a> {
         if ran && matches!(state, WorkItemState::Passed | WorkItemState::Failed) {
             self.test_history(index, &failed_names, false).await;
         }
+        let (state, failure) = self.quarantine(index, state, failure, &failed_tests).await?;
         let recorded = match failure {
             Some(failure) if state == WorkItemState::Error && retry => {
                 let lease = lease.map(|lease| (lease, LeaseEnd::Released));
@@ -529,6 +534,44 @@ impl<'a> Run<'a> {
                 Flaky::End(failure)
             }
         }
+    }
+
+    /// A Test work item whose failed tests are all quarantined on its configuration passed:
+    /// their failures are reported (a `quarantined` event, and with the work item once it
+    /// ends) and do not reject. Its result stays a failure in the store, so the next
+    /// integration runs it again rather than reuse it.
+    async fn quarantine(
+        &mut self,
+        index: usize,
+        state: WorkItemState,
+        failure: Option<FailureView>,
+        failed: &[TestResult],
+    ) -> Result<(WorkItemState, Option<FailureView>), ControllerError> {
+        let id = &self.jobs.jobs[index].id;
+        if state != WorkItemState::Failed || id.kind != WorkKind::Test || failed.is_empty() {
+            return Ok((state, failure));
+        }
+        let db = &self.controller.db;
+        let entries =
+            db.quarantine_in_force(&self.integration.project, tollgate_state::now_ms()).await?;
+        let Some(forgiven) = crate::quarantine::covering(&entries, &id.config, failed) else {
+            return Ok((state, failure));
+        };
+        let item = id.to_string();
+        tracing::info!(
+            integration = self.integration.id,
+            item,
+            tests = forgiven.len(),
+            "quarantined tests failed"
+        );
+        let detail = serde_json::json!({
+            "configuration": id.config,
+            "tests": forgiven,
+            "failure": failure,
+        });
+        db.item_event(self.integration, &item, "quarantined", detail).await?;
+        self.quarantined.entry(index).or_default().extend(forgiven);
+        Ok((WorkItemState::Passed, None))
     }
 
     /// A Test work item's run (or its forgiven `flaky` failure) into the history of its tests.
@@ -678,7 +721,10 @@ impl<'a> Run<'a> {
         if state == WorkItemState::Reused {
             self.controller.metrics.reused();
         }
-        self.record(index, &WorkItemEnd { state, failure, log_digest: log, lease }).await
+        let quarantined = self.quarantined.remove(&index).unwrap_or_default();
+        let quarantined = if state == WorkItemState::Passed { quarantined } else { Vec::new() };
+        let end = WorkItemEnd { state, failure, quarantined, log_digest: log, lease };
+        self.record(index, &end).await
     }
 
     /// The failure with the lines of its log that show it, read from the log this controller

@@ -116,7 +116,10 @@ pub(super) fn work_items(
                             a href=(links.work_item(integration, &item.id)) { (item.id) }
                             @if !item.significant { " " span.muted title="its failure does not reject" { "(insignificant)" } }
                         }
-                        td.state { (badge(item.state.as_str())) }
+                        td.state {
+                            (badge(item.state.as_str()))
+                            @if !item.quarantined.is_empty() { " " (badge("quarantined")) }
+                        }
                         td.muted { (item.agent.as_deref().unwrap_or("")) }
                         td.num.muted { (item_took(item, now)) }
                         td {

@@ -8,7 +8,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tollgate_api::{TestOutcome, TestResult, WorkItemDetail, WorkItemState, routes};
+use tollgate_api::{
+    QuarantinedTest, TestOutcome, TestResult, WorkItemDetail, WorkItemState, routes,
+};
 
 use super::parts::{Links, badge, failure, item_took, now, when};
 use super::{Frame, PageResult, Section, bad_query};
@@ -55,6 +57,7 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
         h1 { (item.id) " " span #state { (badge(item.state.as_str())) } }
         @if let Some(found) = &item.failure { (failure(links, found)) }
         @if let Some(waiting) = &item.waiting { div.banner.warn { (waiting) } }
+        @if !item.quarantined.is_empty() { (quarantined(&item.quarantined)) }
         section.card {
             dl.kv {
                 dt { "Integration" } dd { a href=(links.integration(detail.integration)) { "#" (detail.integration) } }
@@ -76,7 +79,7 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
                 }
             }
         }
-        @if !detail.tests.is_empty() { (tests(&detail.tests)) }
+        @if !detail.tests.is_empty() { (tests(&detail.tests, &item.quarantined)) }
         @if !detail.archives.is_empty() {
             section.card {
                 h2 { "Archives" }
@@ -97,9 +100,27 @@ fn body(detail: &WorkItemDetail, links: &Links) -> Markup {
     }
 }
 
+/// It passed although these tests failed: each was quarantined, by whom, until when, why.
+fn quarantined(tests: &[QuarantinedTest]) -> Markup {
+    html! {
+        div.banner.warn #quarantined {
+            "Passed without its quarantined tests, which failed: "
+            ul {
+                @for test in tests {
+                    li {
+                        code { (test.name) } " (entry " (test.quarantine) ", " (test.owner)
+                        ", until " (when(test.until)) "): " (test.reason)
+                        @if let Some(why) = &test.message { span.muted { " — " (why) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The tests its results name: the failed and skipped ones listed, the passed ones counted
 /// (and listed below them, up to a page's worth).
-fn tests(tests: &[TestResult]) -> Markup {
+fn tests(tests: &[TestResult], quarantined: &[QuarantinedTest]) -> Markup {
     const LISTED: usize = 500;
     let count = |outcome| tests.iter().filter(|t| t.outcome == outcome).count();
     html! {
@@ -117,7 +138,12 @@ fn tests(tests: &[TestResult]) -> Markup {
                     @for test in tests.iter().take(LISTED) {
                         tr data-outcome=(test.outcome.as_str()) {
                             td { code { (test.name) } }
-                            td { (badge(test.outcome.as_str())) }
+                            td {
+                                (badge(test.outcome.as_str()))
+                                @if test.outcome == TestOutcome::Failed && quarantined.iter().any(|q| q.name == test.name) {
+                                    " " (badge("quarantined"))
+                                }
+                            }
                             td.muted { @if let Some(why) = &test.message { (why) } }
                             td.num.muted { @if let Some(ms) = test.millis { (ms) " ms" } }
                         }

@@ -10,5 +10,6 @@ mod metrics;
 mod mirrors;
 mod new_user;
 mod pages;
+mod quarantine;
 mod streams;
 mod tokens;

@@ -14,6 +14,7 @@ mod plan_table;
 mod planning;
 mod progress;
 mod project;
+mod quarantine;
 mod rejection;
 mod reproduce;
 mod run_item;
@@ -85,6 +86,9 @@ enum Command {
     /// line, as `tail` and `journalctl` show a log. `--before SEQ` shows the page before
     /// (stderr names it when there is one), `--follow` goes on printing events as they come.
     Events(events::EventsArgs),
+    /// Quarantines tests: their failures do not reject until the entry ends (admins add and
+    /// remove entries; anyone lists them).
+    Quarantine(quarantine::QuarantineArgs),
     /// Adds, revokes and lists the API's tokens (with an admin token, once there is one).
     Token(token::TokenArgs),
     /// Runs work items for a controller on this machine: `tollgate agent --server URL
@@ -159,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::WorkItem(args) => work_item::run(&args),
         Command::Project(args) => project::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Quarantine(args) => quarantine::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Agent(args) => agent::run(&args),
         Command::Agents(args) => agent::list(&args),

@@ -239,6 +239,7 @@ mod tests {
             log: None,
             agent: None,
             waiting: None,
+            quarantined: Vec::new(),
         }
     }
 

@@ -202,6 +202,7 @@ mod tests {
             log: None,
             agent: None,
             waiting: None,
+            quarantined: Vec::new(),
         }
     }
 

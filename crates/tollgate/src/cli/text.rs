@@ -70,6 +70,10 @@ pub fn item_state(item: &WorkItemView, now: Option<i64>) -> String {
     if let Some(agent) = &item.agent {
         notes.push(format!("on {agent}"));
     }
+    if !item.quarantined.is_empty() {
+        let tests = plural(item.quarantined.len(), "quarantined test");
+        notes.push(format!("{tests} failed"));
+    }
     let mut text = item.state.as_str().to_owned();
     if !notes.is_empty() {
         let _ = write!(text, " ({})", notes.join(", "));

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use tollgate_api::{TestOutcome, WorkItemDetail, routes};
 
 use super::client::{self, ServerArgs};
-use super::text::{item_state, now_ms, plural};
+use super::text::{item_state, now_ms, plural, time};
 
 #[derive(clap::Args, Debug)]
 pub struct WorkItemArgs {
@@ -84,6 +84,17 @@ pub fn render(detail: &WorkItemDetail, all: bool) -> String {
         let why = test.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
         let first = why.lines().next().unwrap_or_default();
         let _ = writeln!(out, "    {:<7} {}{first}", test.outcome.as_str(), test.name);
+        let quarantined = item.quarantined.iter().find(|q| q.name == test.name);
+        if let Some(q) = quarantined.filter(|_| test.outcome == TestOutcome::Failed) {
+            let _ = writeln!(
+                out,
+                "            quarantined (entry {}, {}, until {}): {}",
+                q.quarantine,
+                q.owner,
+                time(q.until),
+                q.reason
+            );
+        }
     }
     out
 }

@@ -288,6 +288,65 @@ fn a_token_added_with_the_admin_token_file_lets_the_cli_stage_from_the_variable_
     let names: Vec<&str> =
         listed.stdout.lines().skip(1).map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(names, ["admin", "ci", "reader"], "{}", listed.stdout);
+    // The quarantine is an admin's: a stage token may list it, not add to it.
+    let add = [
+        "quarantine",
+        "add",
+        "demo/app",
+        "tst_a::*",
+        "--owner",
+        "qa",
+        "--until",
+        "7d",
+        "--reason",
+        "QTBUG-1",
+    ];
+    let by_stage = run(site.tollgate_command(&add).env("TOLLGATE_TOKEN", &secret));
+    assert_eq!(by_stage.code, 2, "{}", by_stage.stderr);
+    assert!(by_stage.stderr.contains("needs role admin"), "{}", by_stage.stderr);
+    let by_admin = site.cli(&[&add[..], &with_admin].concat());
+    assert_eq!(by_admin.code, 0, "{}", by_admin.stderr);
+    assert!(
+        by_admin
+            .stdout
+            .starts_with("quarantine entry 1: tst_a::* of demo/app on every configuration, until "),
+        "{}",
+        by_admin.stdout
+    );
+    let listed = run(site.tollgate_command(&["quarantine", "list"]).env("TOLLGATE_TOKEN", &secret));
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let row: Vec<&str> = listed.stdout.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[2], row[4], row[6]),
+        ("1", "tst_a::*", "qa", "QTBUG-1"),
+        "{}",
+        listed.stdout
+    );
+    let bad = site.cli(
+        &[
+            &[
+                "quarantine",
+                "add",
+                "demo/app",
+                "t",
+                "--owner",
+                "qa",
+                "--reason",
+                "r",
+                "--until",
+                "soon",
+            ][..],
+            &with_admin,
+        ]
+        .concat(),
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--until: `soon` is not a day"), "{}", bad.stderr);
+    let removed = site.cli(&[&["quarantine", "remove", "1"][..], &with_admin].concat());
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let listed = site.cli(&["quarantine", "list", "demo/app"]);
+    assert_eq!(listed.stdout, "no test is quarantined\n", "{}", listed.stderr);
+
     let revoked = site.cli(&[&["token", "revoke", "ci"][..], &with_admin].concat());
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
     let after = run(site.tollgate_command(&stage).env("TOLLGATE_TOKEN", &secret));
