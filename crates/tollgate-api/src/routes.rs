@@ -21,7 +21,7 @@
 //! | GET | `/api/integrations/{id}` | → [`IntegrationView`](crate::IntegrationView) |
 //! | POST | `/api/integrations/{id}/cancel` | → [`IntegrationView`](crate::IntegrationView) |
 //! | GET | `/api/log?item=WORK_ITEM&integration=ID&follow=true` | → the log, `text/plain`; the newest integration with that work item when `integration` is left out; streamed while it grows with `follow` |
-//! | GET | `/`, `/branch?…`, `/integrations/{id}`, `/work-item?…`, `/changes/{id}`, `/agents`, `/events?…` | the web pages, HTML; each one's JSON twin is its path under `/api` (`/` is `/api/status`) |
+//! | GET | `/`, `/branch?…`, `/integrations/{id}`, `/work-item?…`, `/changes/{id}`, `/agents`, `/events?…`, `/tests?project=P` | the web pages, HTML; each one's JSON twin is its path under `/api` (`/` is `/api/status`) |
 //! | GET | `/metrics` | Prometheus' text format (OpenMetrics when the `Accept` header asks for it): queues, integrations by outcome, stage-to-merge time, work item durations, reuse, agents, slots, the store, system errors, stalled branches |
 //! | GET | `/healthz` | → 200 `{"status":"ok"}` while the process answers; no token needed |
 //! | GET | `/readyz` | → 200 `{"status":"ok","branches":N,"warnings":[...]}` (a stalled branch is a warning), 503 `{"status":"unavailable","error":...}` while the state does not answer; no token needed |
@@ -68,6 +68,11 @@ pub const LOG_STREAM: &str = "/api/log/stream";
 pub const REPRODUCE: &str = "/api/reproduce";
 pub const TESTS: &str = "/api/tests";
 pub const QUARANTINE: &str = "/api/quarantine";
+
+/// `GET /api/tests` of one project.
+pub fn tests(project: &str) -> String {
+    format!("{TESTS}?project={}", encode(project))
+}
 
 pub fn remove_quarantine(id: i64) -> String {
     format!("{QUARANTINE}/{id}/remove")

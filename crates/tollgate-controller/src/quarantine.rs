@@ -78,14 +78,8 @@ pub fn covering(
     configuration: &str,
     failed: &[TestResult],
 ) -> Option<Vec<QuarantinedTest>> {
-    let on_configuration: Vec<&QuarantineView> = entries
-        .iter()
-        .filter(|entry| match &entry.configuration {
-            None => true,
-            // Checked when it was added; an entry that no longer compiles forgives nothing.
-            Some(pattern) => Regex::new(pattern).is_ok_and(|re| re.is_match(configuration)),
-        })
-        .collect();
+    let on_configuration: Vec<&QuarantineView> =
+        entries.iter().filter(|entry| applies(entry, configuration)).collect();
     if failed.is_empty() {
         return None;
     }
@@ -103,6 +97,15 @@ pub fn covering(
             })
         })
         .collect()
+}
+
+/// Whether `entry` is for the platform configuration `configuration`.
+pub(crate) fn applies(entry: &QuarantineView, configuration: &str) -> bool {
+    match &entry.configuration {
+        None => true,
+        // Checked when it was added; an entry that no longer compiles forgives nothing.
+        Some(pattern) => Regex::new(pattern).is_ok_and(|re| re.is_match(configuration)),
+    }
 }
 
 fn time_of(ms: i64) -> std::time::SystemTime {

@@ -102,8 +102,8 @@ pub async fn work_item(
 
 #[derive(Deserialize)]
 pub struct TestsQuery {
-    project: String,
-    days: Option<i64>,
+    pub project: String,
+    pub days: Option<i64>,
 }
 
 /// `GET /api/tests?project=P&days=N`: the project's tests that failed lately.

@@ -2,12 +2,12 @@
 //! the check of tokens (`auth.rs`).
 
 pub(crate) mod agent;
-mod api;
+pub(crate) mod api;
 mod auth;
 mod errors;
 mod health;
 pub(crate) mod log;
-mod quarantine;
+pub(crate) mod quarantine;
 mod reproduce;
 mod stream;
 mod tokens;

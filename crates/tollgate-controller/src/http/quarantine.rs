@@ -13,10 +13,10 @@ use crate::controller::Controller;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    project: Option<String>,
+    pub project: Option<String>,
     /// Ended and removed entries too.
     #[serde(default)]
-    all: bool,
+    pub all: bool,
 }
 
 pub async fn list(

@@ -57,6 +57,7 @@ fn body(detail: &BranchDetail, links: &Links) -> Markup {
         p.sub {
             "tip " @match &branch.tip { Some(tip) => (sha(tip)), None => "not fetched" }
             " · " (count(branch.queue.len(), "change", "changes")) " staged"
+            " · " a href=(links.tests(&branch.project)) { "tests that failed lately" }
             @if let Some(median) = median(&waits) {
                 " · stage to merge: median " (took(median)) " over " (count(waits.len(), "integration", "integrations"))
             }

@@ -13,6 +13,7 @@ mod events;
 mod integration;
 mod overview;
 mod parts;
+mod tests;
 mod timeline;
 mod work_item;
 
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<Arc<Controller>> {
         .route("/changes/{id}", get(change::page))
         .route("/agents", get(agents::page))
         .route("/events", get(events::page))
+        .route("/tests", get(tests::page))
         .route("/assets/style.css", get(|| asset(STYLE, "text/css; charset=utf-8")))
         .route("/assets/live.js", get(|| asset(SCRIPT, "text/javascript; charset=utf-8")))
 }

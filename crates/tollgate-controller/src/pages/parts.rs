@@ -68,6 +68,10 @@ impl Links<'_> {
         format!("{}{}", self.0, routes::page_of(&routes::work_item(integration, item)))
     }
 
+    pub fn tests(&self, project: &str) -> String {
+        format!("{}{}", self.0, routes::page_of(&routes::tests(project)))
+    }
+
     /// Any path of the service (a log, a page) under the base path.
     pub fn path(&self, path: &str) -> String {
         format!("{}{path}", self.0)

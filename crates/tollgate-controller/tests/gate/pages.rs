@@ -120,6 +120,10 @@ async fn every_page_reads_without_javascript_and_says_what_its_json_twin_says() 
         .collect();
     assert_eq!(shown, history);
     assert_eq!(history, [format!("#{second}"), format!("#{first}")]);
+    browser.click("a[href*='/tests?project=']").await;
+    let tests = twins.current("tests").await;
+    assert_eq!(tests, serde_json::json!([]), "a broken build fails no test");
+    assert!(browser.text("#history").await.contains("No test failed in the last 30 days"));
 
     for id in [first, second] {
         let integration =

@@ -70,6 +70,14 @@ async fn a_quarantined_failure_merges_reported_and_rejects_again_once_the_entry_
         reqwest::get(gate.url("/api/tests?project=demo/app")).await.unwrap().json().await.unwrap();
     assert_eq!(history[0].test, "app_test");
     assert!(history[0].failures >= 3, "{history:?}");
+    // The project's tests page shows it, quarantined, with the entry.
+    let page =
+        reqwest::get(gate.url("/tests?project=demo/app")).await.unwrap().text().await.unwrap();
+    let row = page.split(r#"<tr data-test="app_test">"#).nth(1).expect("a row for app_test");
+    let row = row.split("</tr>").next().unwrap();
+    assert!(row.contains("quarantined") && row.contains("linux"), "{row}");
+    assert!(page.contains(&format!(r#"<tr data-entry="{}">"#, added.id)), "{page}");
+    assert!(page.contains("QTBUG-4711"));
 
     // The entry ends by itself; the test gates again.
     within(|| async {

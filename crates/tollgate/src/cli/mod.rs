@@ -22,6 +22,7 @@ mod serve;
 mod setup;
 mod stage;
 mod status;
+mod test_history;
 mod text;
 mod token;
 mod unstage;
@@ -78,6 +79,9 @@ enum Command {
     /// Shows a work item of an integration: how it ended and why, its build key, where its
     /// result came from, its archives and its tests.
     WorkItem(work_item::WorkItemArgs),
+    /// Lists a project's tests that failed lately, per platform configuration: runs,
+    /// failures, flakes forgiven by re-runs, rate.
+    Tests(test_history::TestsArgs),
     /// Adds and lists the projects the service knows.
     Project(project::ProjectArgs),
     /// Prints the decision log: what the service decided and did.
@@ -161,6 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&args),
         Command::Log(args) => log::run(&args),
         Command::WorkItem(args) => work_item::run(&args),
+        Command::Tests(args) => test_history::run(&args),
         Command::Project(args) => project::run(&args),
         Command::Events(args) => events::run(&args),
         Command::Quarantine(args) => quarantine::run(&args),

@@ -346,6 +346,11 @@ fn a_token_added_with_the_admin_token_file_lets_the_cli_stage_from_the_variable_
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     let listed = site.cli(&["quarantine", "list", "demo/app"]);
     assert_eq!(listed.stdout, "no test is quarantined\n", "{}", listed.stderr);
+    let tests = site.cli(&["tests", "demo/app", "--days", "7"]);
+    assert_eq!(tests.stdout, "no test failed in the last 7 days\n", "{}", tests.stderr);
+    let unknown = site.cli(&["tests", "demo/none"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("no project `demo/none`"), "{}", unknown.stderr);
 
     let revoked = site.cli(&[&["token", "revoke", "ci"][..], &with_admin].concat());
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
