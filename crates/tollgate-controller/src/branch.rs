@@ -110,7 +110,7 @@ async fn step(
         }
     };
     say_missing(controller, project, branch, missing, None).await;
-    match controller.db.form(project, branch, tip.as_str()).await? {
+    match controller.db.form(project, branch, tip.as_str(), controller.config.max_batch).await? {
         Some(integration) => {
             tracing::info!(integration = integration.id, project, branch, base = %tip, changes = integration.changes.len(), "integration formed");
             drive(controller, integration).await

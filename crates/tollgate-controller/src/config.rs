@@ -12,6 +12,8 @@
 //! maintenance_every = 100   # finished integrations between two upkeeps of a mirror
 //! flaky_reruns = 5          # a significant test that fails runs again this many times on
 //!                           # fresh machines, and is forgiven only if every re-run passes
+//! max_batch = 50            # the most changes one integration takes; a failed batch of
+//!                           # several is bisected to find the change that fails
 //! keep_rejected = 100       # a project's newest rejected integrations whose commits the
 //!                           # mirror keeps, for `tollgate reproduce`
 //! admin_token_file = "admin.token"  # the admin token's secret; made when missing
@@ -78,6 +80,8 @@ pub struct Config {
     /// its failure is forgiven (a flake) only if every re-run passes. Coin's rule; 0 turns it
     /// off.
     pub flaky_reruns: u32,
+    /// The most changes one integration takes from a branch's queue (at least 1).
+    pub max_batch: u32,
     /// The secret of the token `admin`: checked, or made with a new secret when the file does
     /// not exist.
     pub admin_token_file: Option<PathBuf>,
@@ -116,6 +120,7 @@ impl Config {
             maintenance_every: 100,
             keep_rejected: 100,
             flaky_reruns: 5,
+            max_batch: 50,
             admin_token_file: None,
             read_needs_token: false,
             base_path: String::new(),
@@ -189,6 +194,9 @@ impl Config {
         }
         if let Some(reruns) = file.flaky_reruns {
             config.flaky_reruns = reruns;
+        }
+        if let Some(batch) = file.max_batch {
+            config.max_batch = batch.max(1);
         }
         if let Some(kept) = file.keep_rejected {
             config.keep_rejected = kept;
@@ -288,6 +296,7 @@ struct File {
     maintenance_every: Option<u32>,
     keep_rejected: Option<u32>,
     flaky_reruns: Option<u32>,
+    max_batch: Option<u32>,
     sandbox: Option<bool>,
     salt: Option<String>,
     #[serde(default)]

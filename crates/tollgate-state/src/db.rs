@@ -13,7 +13,7 @@ use crate::StateError;
 
 const SCHEMA: &str = include_str!("schema.sql");
 /// `PRAGMA user_version` of the schema above.
-const VERSION: i64 = 7;
+const VERSION: i64 = 8;
 /// `MIGRATIONS[n]` takes a database of version `n + 1` to `n + 2`; the last one ends at
 /// `VERSION`. A new database gets `SCHEMA` at once.
 const MIGRATIONS: [&str; VERSION as usize - 1] = [
@@ -23,6 +23,7 @@ const MIGRATIONS: [&str; VERSION as usize - 1] = [
     include_str!("migrations/5.sql"),
     include_str!("migrations/6.sql"),
     include_str!("migrations/7.sql"),
+    include_str!("migrations/8.sql"),
 ];
 
 /// The state database. Cheap to clone.

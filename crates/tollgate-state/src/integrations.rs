@@ -44,9 +44,13 @@ pub(crate) const NEWEST_REJECTED: &str =
     "SELECT id FROM integrations INDEXED BY integrations_rejected
      WHERE project = ? AND state = 'rejected' ORDER BY id DESC LIMIT ?";
 
-/// The branch's queue, taken into an integration.
+/// The front of the branch's queue, taken into an integration: at most a number of changes,
+/// none newer than a change.
 pub(crate) const STAGED: &str = "SELECT id, commit_id FROM changes
-     WHERE project = ? AND branch = ? AND state = 'staged' ORDER BY id";
+     WHERE project = ? AND branch = ? AND state = 'staged' AND id <= ? ORDER BY id LIMIT ?";
+/// The changes an integration still holds: those it did not reject for a conflict.
+pub(crate) const INTEGRATING: &str =
+    "SELECT id FROM changes WHERE integration = ? AND state = 'integrating' ORDER BY id";
 // An integration's changes and work items, found by the integration.
 pub(crate) const REJECT_CHANGES: &str = "UPDATE changes SET state = 'rejected', rejection = ?
      WHERE integration = ? AND state = 'integrating'";
@@ -58,18 +62,41 @@ pub(crate) const CANCEL_ITEMS: &str = "UPDATE work_items SET state = 'cancelled'
      WHERE integration = ? AND state IN ('waiting', 'running')";
 
 impl Db {
-    /// Takes every staged change of the branch, in staging order, into a new integration on
-    /// `base`. `None` when nothing is staged.
+    /// Takes the staged changes of the branch, in staging order and at most `max_batch`, into
+    /// a new integration on `base`; while a failed batch is bisected, only the part of it the
+    /// bisection tries next. `None` when nothing is staged.
     pub async fn form(
         &self,
         project: &str,
         branch: &str,
         base: &str,
+        max_batch: u32,
     ) -> Result<Option<Formed>, StateError> {
         let mut tx = self.writer.begin().await?;
-        let changes: Vec<(i64, String)> =
-            sqlx::query_as(STAGED).bind(project).bind(branch).fetch_all(&mut *tx).await?;
+        let bisect: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT bisect_end, bisect_limit FROM branches WHERE project = ? AND branch = ?",
+        )
+        .bind(project)
+        .bind(branch)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (end, limit) = bisect.unwrap_or_default();
+        let most = i64::from(max_batch.max(1));
+        let staged = |end: Option<i64>, limit: Option<i64>| {
+            sqlx::query_as::<_, (i64, String)>(STAGED)
+                .bind(project)
+                .bind(branch)
+                .bind(end.unwrap_or(i64::MAX))
+                .bind(limit.unwrap_or(most).min(most))
+        };
+        let mut changes = staged(end, limit).fetch_all(&mut *tx).await?;
+        if changes.is_empty() && end.is_some() {
+            // The failed batch is all decided: the bisection is over.
+            clear_bisection(&mut tx, project, branch).await?;
+            changes = staged(None, None).fetch_all(&mut *tx).await?;
+        }
         if changes.is_empty() {
+            self.commit(tx).await?;
             return Ok(None);
         }
         let now = now_ms();
@@ -183,6 +210,10 @@ impl Db {
     }
 
     /// The plan has errors: every change of the batch is rejected with its diagnostics.
+    /// The gate rejected the integration. A batch of one change is rejected; a batch of several
+    /// is bisected instead: its changes are staged again, and the next integrations take
+    /// half of them at a time, until the change that fails alone (on the ones ahead of it)
+    /// is found and rejected (bors-ng's rule).
     pub async fn reject(
         &self,
         integration: &Formed,
@@ -194,6 +225,34 @@ impl Db {
             .bind(integration.id)
             .execute(&mut *tx)
             .await?;
+        let batch: Vec<i64> =
+            sqlx::query_scalar(INTEGRATING).bind(integration.id).fetch_all(&mut *tx).await?;
+        if batch.len() > 1 {
+            let next = batch.len().div_ceil(2);
+            sqlx::query(GIVE_BACK_CHANGES).bind(integration.id).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE branches SET bisect_end = COALESCE(bisect_end, ?), bisect_limit = ?
+                 WHERE project = ? AND branch = ?",
+            )
+            .bind(batch.last())
+            .bind(next as i64)
+            .bind(&integration.project)
+            .bind(&integration.branch)
+            .execute(&mut *tx)
+            .await?;
+            let detail = json!({
+                "decision": "bisect", "rejection": rejection, "changes": batch, "next": next,
+            });
+            Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
+            let note = format!(
+                "the batch of {} changes failed; they are staged again and bisected: the next integration takes the first {next}",
+                batch.len()
+            );
+            finish(&mut tx, integration, IntegrationState::Rejected, Some(&note)).await?;
+            self.commit(tx).await?;
+            return Ok(());
+        }
+        clear_bisection(&mut tx, &integration.project, &integration.branch).await?;
         sqlx::query(REJECT_CHANGES)
             .bind(to_json(rejection))
             .bind(integration.id)
@@ -319,6 +378,38 @@ pub(crate) async fn set_state(
         .bind(id)
         .execute(tx)
         .await?;
+    Ok(())
+}
+
+impl Db {
+    /// Whether a failed batch of the branch is being bisected: its integrations may reuse a
+    /// failure stored under a build key, since half of a batch on the other half is often the
+    /// very tree that failed.
+    pub async fn bisecting(&self, project: &str, branch: &str) -> Result<bool, StateError> {
+        let end: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT bisect_end FROM branches WHERE project = ? AND branch = ?")
+                .bind(project)
+                .bind(branch)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(end.flatten().is_some())
+    }
+}
+
+/// The branch's bisection, if any, is over: the next integration takes the whole queue.
+async fn clear_bisection(
+    tx: &mut SqliteConnection,
+    project: &str,
+    branch: &str,
+) -> Result<(), StateError> {
+    sqlx::query(
+        "UPDATE branches SET bisect_end = NULL, bisect_limit = NULL
+         WHERE project = ? AND branch = ? AND bisect_end IS NOT NULL",
+    )
+    .bind(project)
+    .bind(branch)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 

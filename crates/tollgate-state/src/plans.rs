@@ -58,6 +58,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("integrations::UNFINISHED_ON", integrations::UNFINISHED_ON),
     ("integrations::NEWEST_REJECTED", integrations::NEWEST_REJECTED),
     ("integrations::STAGED", integrations::STAGED),
+    ("integrations::INTEGRATING", integrations::INTEGRATING),
     ("integrations::REJECT_CHANGES", integrations::REJECT_CHANGES),
     ("integrations::MERGE_CHANGES", integrations::MERGE_CHANGES),
     ("integrations::GIVE_BACK_CHANGES", integrations::GIVE_BACK_CHANGES),

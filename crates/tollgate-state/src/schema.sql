@@ -12,9 +12,13 @@ CREATE TABLE projects (
     fetch_error TEXT
 );
 
+-- bisect_end, bisect_limit: while a failed batch is bisected, the newest change of that batch
+-- and how many of its changes the next integration takes; none otherwise.
 CREATE TABLE branches (
     project TEXT NOT NULL REFERENCES projects(name),
     branch  TEXT NOT NULL,
+    bisect_end INTEGER,
+    bisect_limit INTEGER,
     PRIMARY KEY (project, branch)
 );
 

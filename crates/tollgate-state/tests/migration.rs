@@ -83,7 +83,7 @@ async fn a_version_1_database_is_migrated_with_its_rows_to_the_schema_of_a_new_o
     let (version, migrated) = schema(&old).await;
     let (new_version, made_new) = schema(&new).await;
     assert_eq!(version, new_version);
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     assert_eq!(migrated, made_new);
     assert!(migrated.iter().any(|(name, _)| name == "integrations_unfinished"), "{migrated:?}");
     assert!(migrated.iter().any(|(name, _)| name == "work_items_that_ran"), "{migrated:?}");

@@ -152,6 +152,12 @@ enum Ended {
     Reused {
         log: Option<String>,
     },
+    /// Failed before with the same build key, and reused while its batch is bisected.
+    ReusedFailure {
+        log: Option<String>,
+        failure: Option<tollgate_store::RecordFailure>,
+        tests: Vec<TestResult>,
+    },
     /// It ran here, under `lease`.
     Ran(Box<Finished>, i64),
     /// A remote agent reported under `lease`; `ack` answers it once the end is recorded.
@@ -196,6 +202,8 @@ struct Run<'a> {
     cancel: &'a CancellationToken,
     /// Cancels the running work items, not the integration: after a rejection.
     items: CancellationToken,
+    /// A failed batch is bisected: a failure stored under a build key stands (`ReusedFailure`).
+    reuse_failures: bool,
 }
 
 impl<'a> Run<'a> {
@@ -249,6 +257,8 @@ impl<'a> Run<'a> {
             }
         }
         let reruns = reruns_under_way(controller, integration, &jobs).await?;
+        let reuse_failures =
+            controller.db.bisecting(&integration.project, &integration.branch).await?;
         let mut run = Run {
             controller,
             integration,
@@ -262,6 +272,7 @@ impl<'a> Run<'a> {
             tasks: JoinSet::new(),
             cancel,
             items: cancel.child_token(),
+            reuse_failures,
         };
         for (index, lease) in adopted {
             run.wait_for_report(index, lease);
@@ -390,12 +401,16 @@ impl<'a> Run<'a> {
         let integration = self.integration.clone();
         let cancel = self.items.clone();
         let attempt = self.attempts[index];
-        let again = self.reruns.contains_key(&index);
+        let reusable = match self.reruns.contains_key(&index) {
+            true => Reusable::Nothing,
+            false if self.reuse_failures => Reusable::Anything,
+            false => Reusable::Passes,
+        };
         let id = self.jobs.jobs[index].id.clone();
         self.tasks.spawn(async move {
             let item = plan.work_item(&id).expect("jobs come from the plan");
             let ended =
-                run_item(&controller, &plan, item, &integration, attempt, again, &cancel).await;
+                run_item(&controller, &plan, item, &integration, attempt, reusable, &cancel).await;
             (index, ended)
         });
     }
@@ -410,6 +425,11 @@ impl<'a> Run<'a> {
         let mut ran = false;
         let (state, failure, log, lease) = match ended {
             Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
+            Ended::ReusedFailure { log, failure, tests } => {
+                failed_tests = failed(&tests);
+                let failure = self.reused_failure(index, failure.as_ref());
+                (WorkItemState::Failed, Some(failure), log, None)
+            }
             Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
             Ended::System(message) => {
                 metrics.system_error(SystemError::StartFailed);
@@ -613,6 +633,27 @@ impl<'a> Run<'a> {
         FailureView { tests: failed, ..failure }
     }
 
+    /// A failure of the same build key from an earlier run, as this work item's.
+    fn reused_failure(
+        &self,
+        index: usize,
+        failure: Option<&tollgate_store::RecordFailure>,
+    ) -> FailureView {
+        let view = self.failure_view(index, None, "failed");
+        let reused =
+            "(a failure stored under the same build key, reused while the batch is bisected)";
+        match failure {
+            Some(f) => FailureView {
+                location: format!("{}:{}:{}", f.file, f.line, f.column),
+                instruction: f.instruction.clone(),
+                message: format!("{} {reused}", f.message),
+                user_message: f.user_message.clone(),
+                ..view
+            },
+            None => FailureView { message: format!("failed {reused}"), ..view },
+        }
+    }
+
     /// The test runs again, on a fresh machine and whatever the store holds.
     async fn rerun(&mut self, index: usize, lease: Option<i64>) -> Result<(), ControllerError> {
         let first = &self.reruns[&index];
@@ -766,6 +807,17 @@ async fn batch(db: &tollgate_state::Db, integration: i64) -> Result<Vec<i64>, Co
         .collect())
 }
 
+/// Which stored result under a work item's build key stands for a run of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reusable {
+    /// None: a failed test's re-run.
+    Nothing,
+    /// A pass.
+    Passes,
+    /// A pass or a failure: while a failed batch is bisected.
+    Anything,
+}
+
 /// One work item: reused from the store without an agent, or queued for one and run there.
 /// The local runner looks in the store again once its agent took it: another branch's
 /// integration may have stored the same build key while this one waited.
@@ -775,16 +827,21 @@ async fn run_item(
     item: &WorkItem,
     integration: &Formed,
     attempt: u32,
-    again: bool,
+    reusable: Reusable,
     cancel: &CancellationToken,
 ) -> Ended {
     let store = controller.runner.store().clone();
     let key = item.build_key;
-    if !again
-        && let Ok(Ok(Some(record))) = blocking(move || store.record(&key)).await
-        && record.outcome == RecordOutcome::Passed
-    {
-        return Ended::Reused { log: record.log.map(|digest| digest.to_string()) };
+    let again = reusable == Reusable::Nothing;
+    if !again && let Ok(Ok(Some(record))) = blocking(move || store.record(&key)).await {
+        let log = record.log.map(|digest| digest.to_string());
+        match record.outcome {
+            RecordOutcome::Passed => return Ended::Reused { log },
+            RecordOutcome::Failed if reusable == Reusable::Anything => {
+                return Ended::ReusedFailure { log, failure: record.failure, tests: record.tests };
+            }
+            _ => {}
+        }
     }
     let demand = match demand(plan, item, integration) {
         Ok(demand) => demand,

@@ -327,25 +327,27 @@ async fn a_system_failure_is_retried_then_the_changes_wait_staged_and_merge_once
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_batch_rejects_its_changes_each_with_its_batch_mates_and_the_failing_lines() {
+async fn a_failing_batch_is_bisected_and_only_the_change_that_fails_is_rejected_with_its_lines() {
     let gate = Gate::start(Setup::default()).await;
     let good = gate.commit("demo/app", "origin/main", &[("fine.txt", "fine\n")], "Fine");
     let bad = gate.commit("demo/app", "origin/main", &[("break-test", "")], "Break the test");
     let ended = gate.ended(&gate.stage(&[&good, &bad]).await).await;
     let ids: Vec<i64> = ended.iter().map(|c| c.id).collect();
-    for change in &ended {
-        assert_eq!(change.state, ChangeState::Rejected);
-        let Some(Rejection::Failed { failures, batch }) = &change.rejection else {
-            panic!("{:?}", change.rejection)
-        };
-        assert_eq!(batch, &ids, "both were integrated together");
-        assert_eq!(failures[0].work_item, "demo/app:linux:Test");
-        assert_eq!(failures[0].excerpt, ["FAIL: app_test"]);
-    }
-    // The decision log carries the same reason.
+    assert_eq!(ended[0].state, ChangeState::Merged, "{:?}", ended[0].rejection);
+    assert_eq!(ended[1].state, ChangeState::Rejected);
+    let Some(Rejection::Failed { failures, batch }) = &ended[1].rejection else {
+        panic!("{:?}", ended[1].rejection)
+    };
+    assert_eq!(batch, &ids[1..], "rejected on its own, on top of the good one");
+    assert_eq!(failures[0].work_item, "demo/app:linux:Test");
+    assert_eq!(failures[0].excerpt, ["FAIL: app_test"]);
+    // The decision log says why the batch was split, with the failing lines.
     let db = gate.controller().db();
     let events = db.events(None, Cursor::After(0), 1000).await.unwrap().items;
     let decided = events.iter().find(|e| e.kind == "gate_decided").unwrap();
+    assert_eq!(decided.detail["decision"], "bisect");
+    assert_eq!(decided.detail["changes"], serde_json::json!(ids));
+    assert_eq!(decided.detail["next"], 1);
     assert_eq!(decided.detail["rejection"]["batch"], serde_json::json!(ids));
     assert_eq!(decided.detail["rejection"]["failures"][0]["excerpt"][0], "FAIL: app_test");
     gate.stop().await;

@@ -4,6 +4,7 @@ mod browser;
 mod support;
 
 mod agent_log;
+mod bisect;
 mod flaky;
 mod gating;
 mod metrics;
