@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tollgate_api::ChangeState;
 use tollgate_state::Cursor;
 
-use crate::support::{Gate, Setup};
+use crate::support::{Gate, Setup, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_eight_with_one_culprit_merges_seven_in_at_most_seven_integrations() {
@@ -74,5 +74,54 @@ async fn a_batch_of_eight_with_one_culprit_merges_seven_in_at_most_seven_integra
     }
     let twice: Vec<_> = runs.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "build keys run more than once: {twice:?}");
+    gate.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_a_bisection_takes_it_up_where_it_was_and_pushes_each_merge_once() {
+    let mut gate = Gate::start(Setup::default()).await;
+    // Every Test holds (the first change brings `hold-test`); the third breaks the build.
+    let files: [&[(&str, &str)]; 4] = [
+        &[("change-0", "x\n"), ("hold-test", "")],
+        &[("change-1", "x\n")],
+        &[("change-2", "x\n"), ("break-build", "")],
+        &[("change-3", "x\n")],
+    ];
+    let commits: Vec<String> = files
+        .iter()
+        .enumerate()
+        .map(|(n, files)| gate.commit("demo/app", "origin/main", files, &format!("Change {n}")))
+        .collect();
+    let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
+    let staged = gate.stage(&refs).await;
+    // The batch failed its build and was split; the first half's Test holds.
+    let db = gate.controller().db().clone();
+    let half = within(|| async {
+        let events = db.events(None, Cursor::After(0), 500).await.unwrap().items;
+        let started: Vec<i64> = events
+            .iter()
+            .filter(|e| e.kind == "integration_started")
+            .filter_map(|e| e.integration)
+            .collect();
+        started.get(1).copied()
+    })
+    .await;
+    gate.running(half, "demo/app:linux:Test").await;
+    gate.restart().await;
+    for _ in 0..4 {
+        gate.go_test();
+    }
+    let ended = gate.ended(&staged).await;
+    let states: Vec<ChangeState> = ended.iter().map(|c| c.state).collect();
+    let (merged, rejected) = (ChangeState::Merged, ChangeState::Rejected);
+    assert_eq!(states, [merged, merged, rejected, merged]);
+    assert_eq!(ended[0].integration, Some(half), "the half that held was resumed");
+    assert_eq!(ended[1].integration, Some(half));
+    let db = gate.controller().db();
+    let events = db.events(None, Cursor::After(0), 2000).await.unwrap().items;
+    let pushed: Vec<i64> =
+        events.iter().filter(|e| e.kind == "pushed").filter_map(|e| e.integration).collect();
+    assert_eq!(pushed.len(), 2, "two merges, each pushed once: {pushed:?}");
+    assert_eq!(gate.moves("demo/app"), 2);
     gate.stop().await;
 }
