@@ -423,11 +423,14 @@ impl<'a> Run<'a> {
         let mut ack = None;
         let mut failed_tests = Vec::new();
         let mut ran = false;
+        // A failure reused from the store was judged there, re-runs included.
+        let mut judged = false;
         let (state, failure, log, lease) = match ended {
             Ended::Reused { log } => (WorkItemState::Reused, None, log, None),
             Ended::ReusedFailure { log, failure, tests } => {
                 failed_tests = failed(&tests);
-                let failure = self.reused_failure(index, failure.as_ref());
+                judged = true;
+                let failure = self.reused_failure(index, failure.as_ref()).await;
                 (WorkItemState::Failed, Some(failure), log, None)
             }
             Ended::Cancelled => (WorkItemState::Cancelled, None, None, None),
@@ -504,7 +507,7 @@ impl<'a> Run<'a> {
                 let lease = lease.map(|lease| (lease, LeaseEnd::Released));
                 self.retry_or_end(index, failure, lease).await
             }
-            failure => match self.flaky(index, state, failure, failed_names) {
+            failure => match self.flaky(index, state, failure, failed_names, judged) {
                 Flaky::RunAgain => self.rerun(index, lease).await,
                 Flaky::Forgiven(rerun) => self.forgive(index, rerun, log, lease).await,
                 Flaky::End(failure) => {
@@ -524,14 +527,19 @@ impl<'a> Run<'a> {
 
     /// Coin's rule for a significant test that failed: it runs again on fresh machines up to
     /// `flaky_reruns` times, and its failure is forgiven only if every re-run passes; a
-    /// re-run that fails ends it as failed. Builds are never run again.
+    /// re-run that fails ends it as failed. Builds are never run again, nor is a failure
+    /// reused from the store (`judged`): its re-runs were run when it was stored.
     fn flaky(
         &mut self,
         index: usize,
         state: WorkItemState,
         failure: Option<FailureView>,
         tests: Vec<String>,
+        judged: bool,
     ) -> Flaky {
+        if judged {
+            return Flaky::End(failure);
+        }
         let reruns = self.controller.config.flaky_reruns;
         let job = &self.jobs.jobs[index];
         let is_test = job.id.kind == WorkKind::Test && job.significant;
@@ -633,15 +641,28 @@ impl<'a> Run<'a> {
         FailureView { tests: failed, ..failure }
     }
 
-    /// A failure of the same build key from an earlier run, as this work item's.
-    fn reused_failure(
+    /// A failure of the same build key from an earlier run, as this work item's: as that run
+    /// reported it (its lines, its tests, its log), else as the store recorded it.
+    async fn reused_failure(
         &self,
         index: usize,
         failure: Option<&tollgate_store::RecordFailure>,
     ) -> FailureView {
+        let job = &self.jobs.jobs[index];
+        let db = &self.controller.db;
+        let reused = "(reused while the batch is bisected: this tree failed before)";
+        if let Ok(Some(from)) = db.ran_before(&job.key.to_hex(), self.integration.id).await
+            && let Ok(items) = db.work_items(from).await
+            && let Some(earlier) =
+                items.into_iter().find(|w| w.id == job.id.to_string()).and_then(|w| w.failure)
+        {
+            let message = match earlier.message.ends_with(reused) {
+                true => earlier.message.clone(),
+                false => format!("{} {reused}", earlier.message),
+            };
+            return FailureView { message, ..earlier };
+        }
         let view = self.failure_view(index, None, "failed");
-        let reused =
-            "(a failure stored under the same build key, reused while the batch is bisected)";
         match failure {
             Some(f) => FailureView {
                 location: format!("{}:{}:{}", f.file, f.line, f.column),

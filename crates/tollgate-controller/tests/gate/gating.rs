@@ -339,6 +339,13 @@ async fn a_failing_batch_is_bisected_and_only_the_change_that_fails_is_rejected_
         panic!("{:?}", ended[1].rejection)
     };
     assert_eq!(batch, &ids[1..], "rejected on its own, on top of the good one");
+    // The batch's run and its failing re-run, the good one's; alone on the good one, the bad
+    // change is the tree that failed, and that failure stands.
+    assert_eq!(gate.runs("test-runs"), 3);
+    let alone = gate.integration(ended[1].integration.unwrap()).await;
+    let test = alone.work_items.iter().find(|w| w.id == "demo/app:linux:Test").unwrap();
+    assert_eq!(test.attempts, 0, "{test:?}");
+    assert!(test.failure.as_ref().unwrap().message.contains("reused while the batch is bisected"));
     assert_eq!(failures[0].work_item, "demo/app:linux:Test");
     assert_eq!(failures[0].excerpt, ["FAIL: app_test"]);
     // The decision log says why the batch was split, with the failing lines.
