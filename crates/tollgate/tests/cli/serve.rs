@@ -360,3 +360,76 @@ fn a_token_added_with_the_admin_token_file_lets_the_cli_stage_from_the_variable_
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+/// The site's module, whose build fails at once when the tree has a `break` file.
+const BREAKABLE: &str = r#"version: 2
+accept_configuration:
+  condition: property
+  property: host.os
+  equals_value: Linux
+instructions:
+  Build:
+    - type: ExecuteCommand
+      command: ["sh", "-c", "test ! -e {{.SourceDir}}/break && sh {{.SourceDir}}/build.sh"]
+      maxTimeInSeconds: 120
+      maxTimeBetweenOutput: 120
+      userMessageOnFailure: "The build failed."
+"#;
+
+#[test]
+fn after_kill_9_during_a_bisection_the_restarted_service_finds_the_culprit_and_pushes_each_merge_once()
+ {
+    let site = Site::with_module(BREAKABLE);
+    let mut serve = site.serve();
+    // Four changes at once; the third breaks the build; the first holds every build.
+    let changes = [
+        site.change("c0", &["c0", "hold"]),
+        site.change("c1", &["c1"]),
+        site.change("c2", &["c2", "break"]),
+        site.change("c3", &["c3"]),
+    ];
+    let stage: Vec<&str> = ["stage", "demo/app", "main"]
+        .into_iter()
+        .chain(changes.iter().map(String::as_str))
+        .collect();
+    let staged = site.cli(&stage);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    // The batch failed and was split: the first half's build holds.
+    site.until(|| {
+        let bisected =
+            site.events("gate_decided").iter().any(|e| e["detail"]["decision"] == "bisect");
+        bisected && build_state(&site.status()).as_deref() == Some("running") && site.builds() == 1
+    });
+    serve.kill().unwrap(); // SIGKILL
+    serve.wait().unwrap();
+    site.go();
+    let mut serve = site.serve();
+
+    let waited = site.cli(&[&stage[..], &["--wait"]].concat());
+    assert_eq!(waited.code, 1, "one change is rejected: {}\n{}", waited.stdout, waited.stderr);
+    let tip = site.tip();
+    let files = crate::site::git(
+        site.tmp.path(),
+        &site.path("remote.git"),
+        &["ls-tree", "--name-only", &tip],
+    );
+    let files: Vec<&str> = files.lines().collect();
+    for name in ["c0", "c1", "c3"] {
+        assert!(files.contains(&name), "{name} merged: {files:?}");
+    }
+    assert!(!files.contains(&"c2") && !files.contains(&"break"), "{files:?}");
+    assert_eq!(site.moves(), 2, "two merges, each pushed once");
+    assert_eq!(site.events("pushed").len(), 2);
+    assert_eq!(site.events("recovered").len(), 1);
+    assert_eq!(site.builds(), 3, "the interrupted build ran again, then the last change's");
+    // The decision log, oldest first.
+    let decisions: Vec<String> = site
+        .events("gate_decided")
+        .iter()
+        .rev()
+        .map(|e| e["detail"]["decision"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(decisions, ["bisect", "merge", "bisect", "reject", "merge"], "{decisions:?}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
