@@ -50,8 +50,7 @@ impl QuarantineView {
         self.removed_at.is_none() && now_ms < self.until
     }
 
-    /// Whether it covers `test` on the configuration `configuration` matched; the caller
-    /// matches the configuration's regex.
+    /// Whether it names `test` (the configuration's regex is the caller's to match).
     pub fn names(&self, test: &str) -> bool {
         match self.test.strip_suffix('*') {
             Some(prefix) => test.starts_with(prefix),

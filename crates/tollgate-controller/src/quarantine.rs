@@ -78,11 +78,11 @@ pub fn covering(
     configuration: &str,
     failed: &[TestResult],
 ) -> Option<Vec<QuarantinedTest>> {
-    let on_configuration: Vec<&QuarantineView> =
-        entries.iter().filter(|entry| applies(entry, configuration)).collect();
     if failed.is_empty() {
         return None;
     }
+    let on_configuration: Vec<&QuarantineView> =
+        entries.iter().filter(|entry| applies(entry, configuration)).collect();
     failed
         .iter()
         .map(|test| {

@@ -2,8 +2,6 @@
 //! runs and is reported; once the entry ends it gates again by itself. The app's test fails
 //! its `app_test` whenever the tree has a `break-test` file.
 
-use std::time::Duration;
-
 use tollgate_api::{ChangeState, NewQuarantine, QuarantineView, WorkItemState};
 use tollgate_state::Cursor;
 
@@ -80,17 +78,8 @@ async fn a_quarantined_failure_merges_reported_and_rejects_again_once_the_entry_
     assert!(page.contains("QTBUG-4711"));
 
     // The entry ends by itself; the test gates again.
-    within(|| async {
-        let ids: Vec<i64> = in_force(&gate).await.iter().map(|e| e.id).collect();
-        match ids.contains(&added.id) {
-            true => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                None
-            }
-            false => Some(()),
-        }
-    })
-    .await;
+    within(|| async { (tollgate_state::now_ms() >= added.until).then_some(()) }).await;
+    assert!(in_force(&gate).await.iter().all(|e| e.id != added.id), "it ended by itself");
     let after = gate.commit("demo/app", "origin/main", &[("other", "x")], "After the quarantine");
     let ended = gate.ended(&gate.stage(&[&after]).await).await;
     assert_eq!(ended[0].state, ChangeState::Rejected, "the tip's broken test rejects again");

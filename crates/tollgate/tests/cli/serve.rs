@@ -362,24 +362,17 @@ fn a_token_added_with_the_admin_token_file_lets_the_cli_stage_from_the_variable_
 }
 
 /// The site's module, whose build fails at once when the tree has a `break` file.
-const BREAKABLE: &str = r#"version: 2
-accept_configuration:
-  condition: property
-  property: host.os
-  equals_value: Linux
-instructions:
-  Build:
-    - type: ExecuteCommand
-      command: ["sh", "-c", "test ! -e {{.SourceDir}}/break && sh {{.SourceDir}}/build.sh"]
-      maxTimeInSeconds: 120
-      maxTimeBetweenOutput: 120
-      userMessageOnFailure: "The build failed."
-"#;
+fn breakable() -> String {
+    let build = r#"["sh", "{{.SourceDir}}/build.sh"]"#;
+    let breaks = r#"["sh", "-c", "test ! -e {{.SourceDir}}/break && sh {{.SourceDir}}/build.sh"]"#;
+    assert!(crate::site::MODULE.contains(build));
+    crate::site::MODULE.replace(build, breaks)
+}
 
 #[test]
 fn after_kill_9_during_a_bisection_the_restarted_service_finds_the_culprit_and_pushes_each_merge_once()
  {
-    let site = Site::with_module(BREAKABLE);
+    let site = Site::with_module(&breakable());
     let mut serve = site.serve();
     // Four changes at once; the third breaks the build; the first holds every build.
     let changes = [
