@@ -153,7 +153,7 @@ async fn prepare(
 /// The running integration and the queue behind it, by the transitions the controller makes.
 async fn live(db: &Db, items: &[String], commits: &Commits) -> i64 {
     let (staged, _) = db.stage(&change(&commits.change, "Run for an hour")).await.unwrap();
-    let formed = db.form(PROJECT, BRANCHES[0], &commits.tip, u32::MAX).await.unwrap().unwrap();
+    let formed = db.form(PROJECT, BRANCHES[0], &commits.tip, u32::MAX, 1).await.unwrap().unwrap();
     let fast_forward = [(staged.id, MergeOutcome::FastForward)];
     db.formed(&formed, &fast_forward, Some(&commits.change)).await.unwrap();
     let mut formed = db.integration(formed.id).await.unwrap().unwrap();

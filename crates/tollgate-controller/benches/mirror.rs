@@ -268,7 +268,7 @@ async fn record_past(
             origin: "api",
         };
         let (change, _) = db.stage(&change).await.unwrap();
-        let mut formed = db.form(PROJECT, "main", tip, u32::MAX).await.unwrap().unwrap();
+        let mut formed = db.form(PROJECT, "main", tip, u32::MAX, 1).await.unwrap().unwrap();
         db.formed(&formed, &[(change.id, MergeOutcome::Merged)], Some(&one.merge)).await.unwrap();
         formed.commit = Some(one.merge.clone());
         db.decide_merge(&formed).await.unwrap();

@@ -1,90 +1,200 @@
-//! One task per gated branch: Coin's rule of one integration at a time per branch.
+//! One task per gated branch: it keeps the branch's chain of integrations going.
 //!
-//! The task resumes the branch's unfinished integration, if a previous run left one, or forms
-//! a new one from every staged change, and drives it to its end. Then it looks again; when
-//! nothing is staged it sleeps until something is. After an integration that errored (the
-//! system failed, its work items retried in vain) it waits longer each time before forming
-//! the next, so a broken machine is not a busy loop.
+//! Coin's rule is one integration at a time per branch. A branch that speculates (Coin's
+//! `parallel_project_rules`, Zuul's dependent pipeline) runs up to its depth at once, each
+//! formed on the commit of the one ahead of it, so that the one behind is already tested when
+//! the one ahead merges. The task resumes the chain a previous run left, forms the next
+//! integration while there is room and something is staged, and drives each one in its own
+//! task. When one ends without merging, the state has ended the ones behind it in the same
+//! transaction; the task stops their drives and forms again on what is left. After an
+//! integration that errored (the system failed, its work items retried in vain) it waits
+//! longer each time before forming the next, so a broken machine is not a busy loop.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tollgate_api::{ChangeState, IntegrationState};
 
-use crate::controller::Controller;
+use crate::controller::{Controller, lock};
 use crate::error::{ControllerError, blocking};
 
 pub async fn run(controller: Arc<Controller>, project: String, branch: String, task: u64) {
     let waker = controller.waker(&project, &branch);
+    let mut drives: JoinSet<(i64, Result<Step, ControllerError>)> = JoinSet::new();
+    let mut driven: HashSet<i64> = HashSet::new();
     let mut failures: u32 = 0;
+    // No integration is formed before this: after an error.
+    let mut not_before: Option<Instant> = None;
     // The remote has lost the branch, and the log says so: said once, until it is back.
     let mut missing = false;
     loop {
-        if controller.shutdown.is_cancelled() || !controller.gates(&project, &branch, task) {
+        if controller.shutdown.is_cancelled() {
             return;
         }
-        let outcome = tokio::select! {
-            () = controller.shutdown.cancelled() => return,
-            outcome = step(&controller, &project, &branch, &mut missing) => outcome,
-        };
-        let pause = match outcome {
-            Ok(Step::Missing) => Some(controller.config.poll_interval),
-            Ok(Step::Ended) => {
-                failures = 0;
-                continue;
+        let gated = controller.gates(&project, &branch, task);
+        if !gated && drives.is_empty() {
+            return;
+        }
+        // After an error, neither a drive starts again nor is anything formed for a while.
+        let go = not_before.is_none_or(|at| at <= Instant::now());
+        let followed = follow(&controller, &project, &branch, go, &mut drives, &mut driven).await;
+        let formed = match followed {
+            Ok(chain) if gated && go => {
+                form_next(&controller, &project, &branch, &chain, &mut missing).await
             }
-            Ok(Step::Idle) => None,
-            Ok(Step::Errored) => {
-                failures += 1;
-                let pause = controller.config.retry_backoff * 2u32.pow(failures.min(6));
-                tracing::warn!(
-                    project,
-                    branch,
-                    ?pause,
-                    "the integration errored; waiting before the next"
-                );
-                Some(pause)
+            Ok(_) => Ok(Next::Nothing),
+            Err(error) => Err(error),
+        };
+        // The branch is looked at again then: it was missing on the remote.
+        let mut recheck = None;
+        let pause = match formed {
+            Ok(Next::One) => continue,
+            Ok(Next::Nothing) => None,
+            Ok(Next::Missing) => {
+                recheck = Some(Instant::now() + controller.config.poll_interval);
+                None
             }
             Err(error) => {
                 failures += 1;
-                tracing::error!(project, branch, %error, "the integration could not go on; trying again");
+                tracing::error!(project, branch, %error, "the branch could not go on; trying again");
                 Some(Duration::from_millis(250 << failures.min(8)))
             }
         };
+        if let Some(pause) = pause {
+            not_before = Some(Instant::now() + pause);
+        }
+        let retry = not_before.filter(|at| *at > Instant::now());
+        if retry.is_none() {
+            not_before = None;
+        }
+        let wake_at = match (retry, recheck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             () = controller.shutdown.cancelled() => return,
-            // A missing branch is looked at again when a change is staged, too.
-            () = waker.notified(), if pause.is_none() || missing => {}
-            () = tokio::time::sleep(pause.unwrap_or_default()), if pause.is_some() => {}
+            Some(joined) = drives.join_next() => {
+                let Ok((id, step)) = joined else { continue };
+                driven.remove(&id);
+                match step {
+                    Ok(Step::Ended) => failures = 0,
+                    Ok(Step::Errored) => {
+                        failures += 1;
+                        let pause = controller.config.retry_backoff * 2u32.pow(failures.min(6));
+                        tracing::warn!(project, branch, ?pause, "the integration errored; waiting before the next");
+                        not_before = Some(Instant::now() + pause);
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        tracing::error!(project, branch, integration = id, %error, "the integration could not go on; trying again");
+                        not_before = Some(Instant::now() + Duration::from_millis(250 << failures.min(8)));
+                    }
+                }
+            }
+            // Something was staged, an integration was formed or cancelled; a missing branch
+            // is looked at again when a change is staged, too.
+            () = waker.notified() => {}
+            () = tokio::time::sleep_until(wake_at.unwrap_or_else(Instant::now)), if wake_at.is_some() => {}
         }
     }
 }
 
-/// What one step of a branch came to.
-enum Step {
-    /// Nothing was staged.
-    Idle,
-    /// An integration ran to its end (or stopped: cancelled, superseded).
-    Ended,
-    /// An integration errored; its changes are staged again.
-    Errored,
+/// What forming came to.
+enum Next {
+    /// An integration was formed: there may be room for another.
+    One,
+    /// Nothing to form now: nothing staged, no room, or the last one has no commit yet.
+    Nothing,
     /// Changes wait, but the remote has no such branch (any more).
     Missing,
 }
 
-/// Drives one integration of the branch.
-async fn step(
+/// How one integration's drive ended.
+enum Step {
+    /// It ran to its end (or stopped: cancelled, superseded, ended behind another).
+    Ended,
+    /// It errored; its changes are staged again.
+    Errored,
+}
+
+/// Reads the branch's chain, tells the integrations who is ahead of them, stops the drives of
+/// those that ended meanwhile (behind one that did not merge), and drives those not driven
+/// (unless it may not `go` yet, after an error).
+async fn follow(
+    controller: &Arc<Controller>,
+    project: &str,
+    branch: &str,
+    go: bool,
+    drives: &mut JoinSet<(i64, Result<Step, ControllerError>)>,
+    driven: &mut HashSet<i64>,
+) -> Result<Vec<tollgate_state::Formed>, ControllerError> {
+    let chain = controller.db.chain(project, branch).await?;
+    let ids: Vec<i64> = chain.iter().map(|integration| integration.id).collect();
+    controller.publish_chain(project, branch, ids.clone());
+    for id in driven.iter().filter(|id| !ids.contains(id)) {
+        if let Some(token) = lock(&controller.running).get(id) {
+            token.cancel();
+        }
+    }
+    for integration in chain.iter().filter(|_| go) {
+        if driven.insert(integration.id) {
+            let (controller, integration) = (controller.clone(), integration.clone());
+            drives.spawn(async move { (integration.id, drive(&controller, integration).await) });
+        }
+    }
+    Ok(chain)
+}
+
+/// Forms the next integration when the chain has room: on the tip when the chain is empty,
+/// else on the commit of its last integration, once that one has its commit.
+async fn form_next(
+    controller: &Arc<Controller>,
+    project: &str,
+    branch: &str,
+    chain: &[tollgate_state::Formed],
+    missing: &mut bool,
+) -> Result<Next, ControllerError> {
+    let depth = controller.config.speculation.depth(project, branch) as usize;
+    if chain.len() >= depth {
+        return Ok(Next::Nothing);
+    }
+    if controller.db.changes(project, branch, ChangeState::Staged).await?.is_empty() {
+        return Ok(Next::Nothing);
+    }
+    let base = match chain.last() {
+        Some(last) => match &last.commit {
+            Some(commit) => commit.clone(),
+            // Its form phase wakes the branch once the commit is made.
+            None => return Ok(Next::Nothing),
+        },
+        None => match tip(controller, project, branch, missing).await? {
+            Some(tip) => tip,
+            None => return Ok(Next::Missing),
+        },
+    };
+    let ways = (depth - chain.len()) as u32;
+    let max_batch = controller.config.max_batch;
+    match controller.db.form(project, branch, &base, max_batch, ways).await? {
+        Some(integration) => {
+            let ahead = chain.last().map(|last| last.id);
+            tracing::info!(integration = integration.id, project, branch, %base, ?ahead, changes = integration.changes.len(), "integration formed");
+            Ok(Next::One)
+        }
+        None => Ok(Next::Nothing),
+    }
+}
+
+/// The branch's tip on the remote, as the mirror last fetched it (fetched again when the
+/// mirror has no such branch); `None`, said in the log once, while the remote has none.
+async fn tip(
     controller: &Arc<Controller>,
     project: &str,
     branch: &str,
     missing: &mut bool,
-) -> Result<Step, ControllerError> {
-    if let Some(integration) = controller.db.unfinished_on(project, branch).await? {
-        return drive(controller, integration).await;
-    }
-    if controller.db.changes(project, branch, ChangeState::Staged).await?.is_empty() {
-        return Ok(Step::Idle);
-    }
+) -> Result<Option<String>, ControllerError> {
     let view = controller.gated_project(project, branch).await?;
     let mirror = controller.mirrors.mirror(project, &view.spec.url).await?;
     let head = format!("refs/heads/{branch}");
@@ -104,19 +214,13 @@ async fn step(
                         view.spec.url
                     );
                     say_missing(controller, project, branch, missing, Some(&why)).await;
-                    return Ok(Step::Missing);
+                    return Ok(None);
                 }
             }
         }
     };
     say_missing(controller, project, branch, missing, None).await;
-    match controller.db.form(project, branch, tip.as_str(), controller.config.max_batch).await? {
-        Some(integration) => {
-            tracing::info!(integration = integration.id, project, branch, base = %tip, changes = integration.changes.len(), "integration formed");
-            drive(controller, integration).await
-        }
-        None => Ok(Step::Idle),
-    }
+    Ok(Some(tip.as_str().to_owned()))
 }
 
 /// Records in the log that the branch went missing (`why`) or is back, once per change.

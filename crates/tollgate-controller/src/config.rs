@@ -26,6 +26,16 @@
 //! match = { "target.os" = "MacOS|IOS" }
 //! labels = { hw = "apple" }
 //!
+//! [[parallel_project_rules]] # Coin's: branches that run several integrations at once, each
+//! project = "demo/.*"       # formed on the commit of the one ahead (regexes over the whole
+//! branch = "main"           # names; both match anything when left out); the first rule
+//! depth = 4                 # that matches decides; others run one at a time
+//!
+//! [[platform_classes]]      # configurations matched run only this close to the head
+//! name = "scarce"
+//! match = { "target.os" = "MacOS|Windows" }
+//! depth = 1                 # the head integration only
+//!
 //! [[project]]
 //! name = "demo/greeter"
 //! url = "https://git.example.org/demo/greeter.git"
@@ -58,6 +68,8 @@ pub struct Config {
     /// Coin's `sched_rules`: configuration attributes matched by regex → labels an agent
     /// must have.
     pub sched_rules: Vec<tollgate_core::schedule::SchedRule>,
+    /// Coin's `parallel_project_rules` and the depth of each platform class.
+    pub speculation: tollgate_core::schedule::Speculation,
     pub poll_interval: Duration,
     pub sandbox: bool,
     /// Runs of a work item that ends in a system error, before the integration errors.
@@ -110,6 +122,7 @@ impl Config {
             lease_term: Duration::from_secs(30),
             unplaceable_timeout: Duration::from_secs(3600),
             sched_rules: Vec::new(),
+            speculation: Default::default(),
             poll_interval: Duration::from_secs(10),
             sandbox: true,
             attempts: 3,
@@ -179,6 +192,32 @@ impl Config {
             let parsed = tollgate_core::schedule::SchedRule::new(&matches, rule.labels.clone())
                 .map_err(|error| format!("sched_rules[{index}].match: {error}"))?;
             config.sched_rules.push(parsed);
+        }
+        for (index, rule) in file.parallel_project_rules.iter().enumerate() {
+            let any = |pattern: &Option<String>| pattern.clone().unwrap_or_else(|| ".*".into());
+            let parsed = tollgate_core::schedule::ParallelRule::new(
+                &any(&rule.project),
+                &any(&rule.branch),
+                rule.depth,
+            )
+            .map_err(|error| format!("parallel_project_rules[{index}]: {error}"))?;
+            config.speculation.parallel.push(parsed);
+        }
+        for (index, class) in file.platform_classes.iter().enumerate() {
+            let matches: Vec<(&str, &str)> =
+                class.matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let parsed = tollgate_core::schedule::AttributeMatch::new(&matches)
+                .map_err(|error| format!("platform_classes[{index}].match: {error}"))?;
+            if class.depth == 0 {
+                return Err(format!(
+                    "platform_classes[{index}].depth: must be at least 1 (the head integration)"
+                ));
+            }
+            config.speculation.classes.push(tollgate_core::schedule::PlatformClass {
+                name: class.name.clone().unwrap_or_else(|| format!("platform_classes[{index}]")),
+                matches: parsed,
+                depth: class.depth,
+            });
         }
         if let Some(interval) = file.poll_interval {
             config.poll_interval = parse_duration("poll_interval", &interval)?;
@@ -290,6 +329,10 @@ struct File {
     unplaceable_timeout: Option<String>,
     #[serde(default)]
     sched_rules: Vec<SchedRuleFile>,
+    #[serde(default)]
+    parallel_project_rules: Vec<ParallelRuleFile>,
+    #[serde(default)]
+    platform_classes: Vec<PlatformClassFile>,
     poll_interval: Option<String>,
     retry_backoff: Option<String>,
     attempts: Option<u32>,
@@ -318,6 +361,25 @@ struct SchedRuleFile {
     #[serde(rename = "match")]
     matches: std::collections::BTreeMap<String, String>,
     labels: std::collections::BTreeMap<String, String>,
+}
+
+/// `[[parallel_project_rules]]`: `project = "qt/.*"`, `branch = "dev"`, `depth = 4`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParallelRuleFile {
+    project: Option<String>,
+    branch: Option<String>,
+    depth: u32,
+}
+
+/// `[[platform_classes]]`: `name`, `match = { "target.os" = "Windows" }`, `depth = 1`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformClassFile {
+    name: Option<String>,
+    #[serde(rename = "match")]
+    matches: std::collections::BTreeMap<String, String>,
+    depth: u32,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tollgate_runner::{Runner, RunnerOptions, Sandbox};
 use tollgate_state::{DataDirLock, Db};
@@ -50,11 +50,17 @@ pub struct Controller {
     /// branch was removed (or removed and added again) ends.
     branches: Mutex<HashMap<(String, String), u64>>,
     branch_tasks: std::sync::atomic::AtomicU64,
+    /// Each branch's chain of unfinished integrations, head first, as its task last read it:
+    /// how far from the head an integration runs.
+    chains: Mutex<HashMap<(String, String), Chain>>,
     /// Cancels a running integration's work items.
     pub(crate) running: Mutex<HashMap<i64, CancellationToken>>,
     pub(crate) shutdown: CancellationToken,
     _lock: DataDirLock,
 }
+
+/// A branch's unfinished integrations, head first, for those who follow them.
+type Chain = watch::Sender<Vec<i64>>;
 
 /// A started service.
 pub struct Service {
@@ -128,6 +134,7 @@ impl Service {
             wake: Mutex::new(HashMap::new()),
             branches: Mutex::new(HashMap::new()),
             branch_tasks: std::sync::atomic::AtomicU64::new(0),
+            chains: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             _lock: lock,
@@ -208,6 +215,24 @@ impl Controller {
 
     pub(crate) fn wake(&self, project: &str, branch: &str) {
         self.waker(project, branch).notify_one();
+    }
+
+    /// The branch's chain of unfinished integrations, head first, as it changes.
+    pub(crate) fn chain(&self, project: &str, branch: &str) -> watch::Receiver<Vec<i64>> {
+        let key = (project.to_owned(), branch.to_owned());
+        lock(&self.chains).entry(key).or_insert_with(|| watch::Sender::new(Vec::new())).subscribe()
+    }
+
+    /// The branch's task read its chain.
+    pub(crate) fn publish_chain(&self, project: &str, branch: &str, chain: Vec<i64>) {
+        let key = (project.to_owned(), branch.to_owned());
+        let mut chains = lock(&self.chains);
+        let sender = chains.entry(key).or_insert_with(|| watch::Sender::new(Vec::new()));
+        sender.send_if_modified(|now| {
+            let changed = *now != chain;
+            *now = chain;
+            changed
+        });
     }
 
     /// After a restart: work items that were running on this machine when the previous

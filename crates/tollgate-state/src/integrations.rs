@@ -31,8 +31,9 @@ pub enum MergeOutcome {
     Unrelated,
 }
 
-/// Read from the partial index of unfinished integrations, which holds at most one per branch:
-/// neither a restart nor a branch's task reads the finished ones.
+/// Read from the partial index of unfinished integrations, which holds a branch's chain (one,
+/// or its depth when it speculates): neither a restart nor a branch's task reads the finished
+/// ones.
 pub(crate) const UNFINISHED: &str = "SELECT id FROM integrations INDEXED BY integrations_unfinished
      WHERE state IN ('forming', 'running', 'pushing') ORDER BY id";
 pub(crate) const UNFINISHED_ON: &str =
@@ -48,6 +49,10 @@ pub(crate) const NEWEST_REJECTED: &str =
 /// none newer than a change.
 pub(crate) const STAGED: &str = "SELECT id, commit_id FROM changes
      WHERE project = ? AND branch = ? AND state = 'staged' AND id <= ? ORDER BY id LIMIT ?";
+/// How many of the branch's changes up to one are staged, and how many are integrating.
+pub(crate) const QUEUED_UP_TO: &str = "SELECT
+     COALESCE(SUM(state = 'staged'), 0), COALESCE(SUM(state = 'integrating'), 0) FROM changes
+     WHERE project = ? AND branch = ? AND state IN ('staged', 'integrating') AND id <= ?";
 /// The changes an integration still holds: those it did not reject for a conflict.
 pub(crate) const INTEGRATING: &str =
     "SELECT id FROM changes WHERE integration = ? AND state = 'integrating' ORDER BY id";
@@ -62,15 +67,19 @@ pub(crate) const CANCEL_ITEMS: &str = "UPDATE work_items SET state = 'cancelled'
      WHERE integration = ? AND state IN ('waiting', 'running')";
 
 impl Db {
-    /// Takes the staged changes of the branch, in staging order and at most `max_batch`, into
-    /// a new integration on `base`; while a failed batch is bisected, only the part of it the
-    /// bisection tries next. `None` when nothing is staged.
+    /// Takes the front of the branch's queue, in staging order, into a new integration on
+    /// `base`: the tip, or the commit of the integration ahead of it when the branch
+    /// speculates. It takes at most `max_batch` changes, and its share when the queue is split
+    /// `ways` (the integrations the branch may still start), so that the whole depth is used.
+    /// While a failed batch is bisected, only the part of it the bisection tries next, and
+    /// nothing behind the batch. `None` when nothing may be taken.
     pub async fn form(
         &self,
         project: &str,
         branch: &str,
         base: &str,
         max_batch: u32,
+        ways: u32,
     ) -> Result<Option<Formed>, StateError> {
         let mut tx = self.writer.begin().await?;
         let bisect: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
@@ -80,21 +89,42 @@ impl Db {
         .bind(branch)
         .fetch_optional(&mut *tx)
         .await?;
-        let (end, limit) = bisect.unwrap_or_default();
-        let most = i64::from(max_batch.max(1));
-        let staged = |end: Option<i64>, limit: Option<i64>| {
-            sqlx::query_as::<_, (i64, String)>(STAGED)
+        let (mut end, mut limit) = bisect.unwrap_or_default();
+        if let Some(last) = end {
+            let (staged, integrating): (i64, i64) = sqlx::query_as(QUEUED_UP_TO)
                 .bind(project)
                 .bind(branch)
-                .bind(end.unwrap_or(i64::MAX))
-                .bind(limit.unwrap_or(most).min(most))
-        };
-        let mut changes = staged(end, limit).fetch_all(&mut *tx).await?;
-        if changes.is_empty() && end.is_some() {
-            // The failed batch is all decided: the bisection is over.
-            clear_bisection(&mut tx, project, branch).await?;
-            changes = staged(None, None).fetch_all(&mut *tx).await?;
+                .bind(last)
+                .fetch_one(&mut *tx)
+                .await?;
+            if staged == 0 && integrating > 0 {
+                // The rest of the failed batch is being integrated: what is behind it waits.
+                self.commit(tx).await?;
+                return Ok(None);
+            }
+            if staged == 0 {
+                // The failed batch is all decided: the bisection is over.
+                clear_bisection(&mut tx, project, branch).await?;
+                (end, limit) = (None, None);
+            }
         }
+        let up_to = end.unwrap_or(i64::MAX);
+        let (queued, _): (i64, i64) = sqlx::query_as(QUEUED_UP_TO)
+            .bind(project)
+            .bind(branch)
+            .bind(up_to)
+            .fetch_one(&mut *tx)
+            .await?;
+        let ways = i64::from(ways.max(1));
+        let share = (queued + ways - 1) / ways;
+        let most = limit.unwrap_or(i64::MAX).min(i64::from(max_batch.max(1))).min(share.max(1));
+        let changes: Vec<(i64, String)> = sqlx::query_as(STAGED)
+            .bind(project)
+            .bind(branch)
+            .bind(up_to)
+            .bind(most)
+            .fetch_all(&mut *tx)
+            .await?;
         if changes.is_empty() {
             self.commit(tx).await?;
             return Ok(None);
@@ -153,6 +183,14 @@ impl Db {
     ) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
         let id = integration.id;
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM integrations WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if state.as_deref() != Some("forming") {
+            return Err(ended_meanwhile(id));
+        }
         for (change, outcome) in merges {
             let (result, rejection) = match outcome {
                 MergeOutcome::FastForward => (MergeResult::FastForward, None),
@@ -249,6 +287,7 @@ impl Db {
                 batch.len()
             );
             finish(&mut tx, integration, IntegrationState::Rejected, Some(&note)).await?;
+            end_behind(&mut tx, integration).await?;
             self.commit(tx).await?;
             return Ok(());
         }
@@ -261,6 +300,7 @@ impl Db {
         let detail = json!({ "decision": "reject", "rejection": rejection });
         Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         finish(&mut tx, integration, IntegrationState::Rejected, None).await?;
+        end_behind(&mut tx, integration).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -268,7 +308,8 @@ impl Db {
     /// Every significant work item passed: the push is about to be tried.
     pub async fn decide_merge(&self, integration: &Formed) -> Result<(), StateError> {
         let mut tx = self.writer.begin().await?;
-        set_state(&mut tx, integration.id, IntegrationState::Pushing).await?;
+        set_state(&mut tx, integration.id, IntegrationState::Running, IntegrationState::Pushing)
+            .await?;
         let detail = json!({ "decision": "merge", "commit": integration.commit });
         Event::of(integration, "gate_decided", detail).append(&mut tx).await?;
         self.commit(tx).await?;
@@ -300,6 +341,7 @@ impl Db {
         sqlx::query(GIVE_BACK_CHANGES).bind(integration.id).execute(&mut *tx).await?;
         sqlx::query(CANCEL_ITEMS).bind(now_ms()).bind(integration.id).execute(&mut *tx).await?;
         finish(&mut tx, integration, state, Some(note)).await?;
+        end_behind(&mut tx, integration).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -345,13 +387,10 @@ impl Db {
         self.unfinished_of(None).await
     }
 
-    /// The branch's integration that has not ended, if any.
-    pub async fn unfinished_on(
-        &self,
-        project: &str,
-        branch: &str,
-    ) -> Result<Option<Formed>, StateError> {
-        Ok(self.unfinished_of(Some((project, branch))).await?.into_iter().next())
+    /// The branch's integrations that have not ended, head first: each is formed on the
+    /// commit of the one before it.
+    pub async fn chain(&self, project: &str, branch: &str) -> Result<Vec<Formed>, StateError> {
+        self.unfinished_of(Some((project, branch))).await
     }
 
     async fn unfinished_of(&self, branch: Option<(&str, &str)>) -> Result<Vec<Formed>, StateError> {
@@ -368,17 +407,29 @@ impl Db {
     }
 }
 
+/// Moves the integration on from `from` to `state`. An integration that is no longer in
+/// `from` was ended meanwhile (cancelled by a user, or behind one that did not merge): the
+/// transition is refused, so that nothing revives it.
 pub(crate) async fn set_state(
     tx: &mut SqliteConnection,
     id: i64,
+    from: IntegrationState,
     state: IntegrationState,
 ) -> Result<(), StateError> {
-    sqlx::query("UPDATE integrations SET state = ? WHERE id = ?")
+    let moved = sqlx::query("UPDATE integrations SET state = ? WHERE id = ? AND state = ?")
         .bind(name(&state))
         .bind(id)
+        .bind(name(&from))
         .execute(tx)
         .await?;
-    Ok(())
+    match moved.rows_affected() {
+        0 => Err(ended_meanwhile(id)),
+        _ => Ok(()),
+    }
+}
+
+fn ended_meanwhile(id: i64) -> StateError {
+    StateError::Conflict(format!("integration {id} ended meanwhile"))
 }
 
 impl Db {
@@ -413,21 +464,57 @@ async fn clear_bisection(
     Ok(())
 }
 
+/// The integration ended without merging: those formed on its commit (the rest of the
+/// branch's chain) can never merge as they are. They are cancelled in the same transaction,
+/// their changes staged again in their places, to be formed again on what is ahead of them.
+async fn end_behind(tx: &mut SqliteConnection, integration: &Formed) -> Result<(), StateError> {
+    let behind: Vec<i64> = sqlx::query_scalar(UNFINISHED_ON)
+        .bind(&integration.project)
+        .bind(&integration.branch)
+        .fetch_all(&mut *tx)
+        .await?;
+    let note = format!(
+        "integration {} ahead of it ended without merging; its changes are staged again, to be integrated on what is ahead of them",
+        integration.id
+    );
+    for id in behind.into_iter().filter(|id| *id > integration.id) {
+        sqlx::query(GIVE_BACK_CHANGES).bind(id).execute(&mut *tx).await?;
+        sqlx::query(CANCEL_ITEMS).bind(now_ms()).bind(id).execute(&mut *tx).await?;
+        let event = Event { integration: Some(id), ..Event::of(integration, "", json!({})) };
+        end(tx, event, IntegrationState::Cancelled, Some(&note)).await?;
+    }
+    Ok(())
+}
+
 async fn finish(
     tx: &mut SqliteConnection,
     integration: &Formed,
     state: IntegrationState,
     note: Option<&str>,
 ) -> Result<(), StateError> {
-    sqlx::query(
-        "UPDATE integrations SET state = ?, note = COALESCE(?, note), finished_at = ? WHERE id = ?",
+    end(tx, Event::of(integration, "", json!({})), state, note).await
+}
+
+/// Ends the integration that `of` is about, with its `integration_finished` entry.
+async fn end(
+    tx: &mut SqliteConnection,
+    of: Event<'_>,
+    state: IntegrationState,
+    note: Option<&str>,
+) -> Result<(), StateError> {
+    let ended = sqlx::query(
+        "UPDATE integrations SET state = ?, note = COALESCE(?, note), finished_at = ?
+         WHERE id = ? AND state IN ('forming', 'running', 'pushing')",
     )
     .bind(name(&state))
     .bind(note)
     .bind(now_ms())
-    .bind(integration.id)
+    .bind(of.integration)
     .execute(&mut *tx)
     .await?;
+    if ended.rows_affected() == 0 {
+        return Err(ended_meanwhile(of.integration.unwrap_or_default()));
+    }
     let detail = json!({ "state": state, "note": note });
-    Event::of(integration, "integration_finished", detail).append(tx).await
+    Event { kind: "integration_finished", detail, ..of }.append(tx).await
 }

@@ -28,7 +28,7 @@ const BIG: [&str; 8] = [
 const BOUNDED: [&str; 2] = ["integrations_unfinished", "leases_active"];
 
 /// Queries that sort what they found rather than read it in index order, each because what it
-/// finds is a few rows whatever the history: the unfinished integrations (one per branch), the
+/// finds is a few rows whatever the history: the unfinished integrations (a chain per branch), the
 /// changes of a page of integrations, the work items of one plan, the changes whose commit
 /// starts with a prefix of at least four digits, the tests that failed in a window, a project's
 /// quarantine entries in force.
@@ -58,6 +58,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("integrations::UNFINISHED_ON", integrations::UNFINISHED_ON),
     ("integrations::NEWEST_REJECTED", integrations::NEWEST_REJECTED),
     ("integrations::STAGED", integrations::STAGED),
+    ("integrations::QUEUED_UP_TO", integrations::QUEUED_UP_TO),
     ("integrations::INTEGRATING", integrations::INTEGRATING),
     ("integrations::REJECT_CHANGES", integrations::REJECT_CHANGES),
     ("integrations::MERGE_CHANGES", integrations::MERGE_CHANGES),

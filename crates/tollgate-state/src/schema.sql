@@ -69,8 +69,8 @@ CREATE TABLE integrations (
 );
 CREATE INDEX integrations_by_branch ON integrations (project, branch, id);
 CREATE INDEX integrations_by_project ON integrations (project, id);
--- What a restarted controller resumes, without reading the finished ones: at most one row per
--- branch.
+-- What a restarted controller resumes, without reading the finished ones: a branch's chain
+-- (one row, or as many as its speculation depth).
 CREATE INDEX integrations_unfinished ON integrations (project, branch)
     WHERE state IN ('forming', 'running', 'pushing');
 -- The rejected ones of a project, newest first: their commits are kept for `reproduce`.

@@ -90,7 +90,13 @@ impl Db {
             .await?;
         }
         if integration.state == IntegrationState::Forming {
-            set_state(&mut tx, integration.id, IntegrationState::Running).await?;
+            set_state(
+                &mut tx,
+                integration.id,
+                IntegrationState::Forming,
+                IntegrationState::Running,
+            )
+            .await?;
             let detail = json!({ "work_items": items.len() });
             Event::of(integration, "planned", detail).append(&mut tx).await?;
         }

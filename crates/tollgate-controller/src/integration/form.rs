@@ -23,6 +23,8 @@ pub async fn merge(
     let (mirror, formed) = (mirror.clone(), integration.clone());
     let (merges, commit) = blocking(move || merge_changes(&mirror, &formed)).await??;
     controller.db.formed(integration, &merges, commit.as_ref().map(CommitId::as_str)).await?;
+    // The branch may form the next integration on this one's commit.
+    controller.wake(&integration.project, &integration.branch);
     if let Some(commit) = &commit {
         tracing::info!(integration = integration.id, commit = %commit, "integration commit made");
     }

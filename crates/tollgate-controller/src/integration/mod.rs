@@ -24,8 +24,15 @@ pub async fn drive(
     let result = phases(controller, integration.clone(), &cancel).await;
     lock(&controller.running).remove(&integration.id);
     match result {
-        // A transition refused because a user cancelled the integration meanwhile.
+        // A transition refused because the integration ended meanwhile: a user cancelled it,
+        // or one ahead of it ended without merging.
         Err(ControllerError::Conflict(_)) if cancel.is_cancelled() => Ok(()),
+        Err(ControllerError::Conflict(why)) => {
+            match controller.db.integration(integration.id).await? {
+                Some(now) if now.state.is_final() => Ok(()),
+                _ => Err(ControllerError::Conflict(why)),
+            }
+        }
         other => other,
     }
 }

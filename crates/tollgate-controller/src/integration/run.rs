@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -204,6 +205,11 @@ struct Run<'a> {
     items: CancellationToken,
     /// A failed batch is bisected: a failure stored under a build key stands (`ReusedFailure`).
     reuse_failures: bool,
+    /// The branch's chain: how far from the head this integration is.
+    chain: watch::Receiver<Vec<i64>>,
+    /// Per work item, the depth of the strictest platform class its configuration is in: it
+    /// waits while its integration is that far from the head or further.
+    class_depth: Vec<Option<u32>>,
 }
 
 impl<'a> Run<'a> {
@@ -259,6 +265,16 @@ impl<'a> Run<'a> {
         let reruns = reruns_under_way(controller, integration, &jobs).await?;
         let reuse_failures =
             controller.db.bisecting(&integration.project, &integration.branch).await?;
+        let speculation = &controller.config.speculation;
+        let class_depth = jobs
+            .jobs
+            .iter()
+            .map(|job| {
+                let configuration =
+                    plan.configurations.iter().find(|c| c.config.id == job.id.config)?;
+                speculation.class(&attributes(configuration)).map(|class| class.depth.max(1))
+            })
+            .collect();
         let mut run = Run {
             controller,
             integration,
@@ -273,6 +289,8 @@ impl<'a> Run<'a> {
             cancel,
             items: cancel.child_token(),
             reuse_failures,
+            chain: controller.chain(&integration.project, &integration.branch),
+            class_depth,
         };
         for (index, lease) in adopted {
             run.wait_for_report(index, lease);
@@ -303,17 +321,24 @@ impl<'a> Run<'a> {
                 return Ok(gate);
             }
             let now = Instant::now();
+            let depth = self.depth();
+            let mut held = false;
             for index in self.jobs.ready() {
                 if self.not_before.get(&index).is_some_and(|at| *at > now) {
+                    continue;
+                }
+                // Its platform class runs only closer to the head.
+                if self.class_depth[index].is_some_and(|most| depth >= most) {
+                    held = true;
                     continue;
                 }
                 self.not_before.remove(&index);
                 self.jobs.jobs[index].state = JobState::Running;
                 self.attempts[index] += 1;
-                self.spawn(index);
+                self.spawn(index, depth);
             }
             let retry = self.not_before.values().min().copied();
-            if self.tasks.is_empty() && retry.is_none() {
+            if self.tasks.is_empty() && retry.is_none() && !held {
                 return Err(ControllerError::System(
                     "no work item can start and none is running; the plan's dependencies are inconsistent".into(),
                 ));
@@ -327,7 +352,30 @@ impl<'a> Run<'a> {
                 }
                 () = self.cancel.cancelled() => {}
                 () = tokio::time::sleep_until(retry.unwrap_or(now)), if retry.is_some() => {}
+                // The integrations ahead moved on: a held work item may start.
+                _ = self.chain.changed(), if held => {}
             }
+        }
+    }
+
+    /// How many unfinished integrations of the branch are ahead of this one.
+    fn depth(&self) -> u32 {
+        let chain = self.chain.borrow();
+        chain.iter().position(|id| *id == self.integration.id).unwrap_or_default() as u32
+    }
+
+    /// Waits until this integration is at the head of its branch: a decision is taken only on
+    /// what merged ahead of it. A failure behind one that then fails says nothing about its
+    /// own changes; that one ends it, and its changes are formed again without the culprit.
+    /// `false` when it was cancelled meanwhile.
+    async fn at_head(&mut self) -> bool {
+        let id = self.integration.id;
+        if self.chain.borrow().first() != Some(&id) {
+            tracing::info!(integration = id, "decided; waiting for the integrations ahead of it");
+        }
+        tokio::select! {
+            waited = self.chain.wait_for(|chain| chain.first() == Some(&id)) => waited.is_ok(),
+            () = self.cancel.cancelled() => false,
         }
     }
 
@@ -339,10 +387,13 @@ impl<'a> Run<'a> {
                 self.take(index, ended).await?;
             }
         }
-        let (db, integration) = (&self.controller.db, self.integration);
         if self.cancel.is_cancelled() {
             return Ok(());
         }
+        if matches!(gate, Gate::Merge | Gate::Reject(_)) && !self.at_head().await {
+            return Ok(());
+        }
+        let (db, integration) = (&self.controller.db, self.integration);
         match gate {
             Gate::Merge => {
                 tracing::info!(integration = integration.id, "every significant work item passed");
@@ -395,7 +446,7 @@ impl<'a> Run<'a> {
         });
     }
 
-    fn spawn(&mut self, index: usize) {
+    fn spawn(&mut self, index: usize, depth: u32) {
         let controller = self.controller.clone();
         let plan = self.plan.clone();
         let integration = self.integration.clone();
@@ -409,8 +460,8 @@ impl<'a> Run<'a> {
         let id = self.jobs.jobs[index].id.clone();
         self.tasks.spawn(async move {
             let item = plan.work_item(&id).expect("jobs come from the plan");
-            let ended =
-                run_item(&controller, &plan, item, &integration, attempt, reusable, &cancel).await;
+            let at = Attempt { number: attempt, reusable, depth };
+            let ended = run_item(&controller, &plan, item, &integration, at, &cancel).await;
             (index, ended)
         });
     }
@@ -842,15 +893,23 @@ enum Reusable {
 /// One work item: reused from the store without an agent, or queued for one and run there.
 /// The local runner looks in the store again once its agent took it: another branch's
 /// integration may have stored the same build key while this one waited.
+/// One run of a work item: its number, what it may reuse, and how far its integration is from
+/// the head (for the scheduler's order).
+struct Attempt {
+    number: u32,
+    reusable: Reusable,
+    depth: u32,
+}
+
 async fn run_item(
     controller: &Controller,
     plan: &Arc<Plan>,
     item: &WorkItem,
     integration: &Formed,
-    attempt: u32,
-    reusable: Reusable,
+    attempt: Attempt,
     cancel: &CancellationToken,
 ) -> Ended {
+    let Attempt { number: attempt, reusable, depth } = attempt;
     let store = controller.runner.store().clone();
     let key = item.build_key;
     let again = reusable == Reusable::Nothing;
@@ -865,7 +924,7 @@ async fn run_item(
         }
     }
     let demand = match demand(plan, item, integration) {
-        Ok(demand) => demand,
+        Ok(demand) => Demand { depth, ..demand },
         Err(message) => return Ended::System(message),
     };
     let work = demand.key.clone();

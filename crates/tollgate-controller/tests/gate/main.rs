@@ -12,5 +12,6 @@ mod mirrors;
 mod new_user;
 mod pages;
 mod quarantine;
+mod speculate;
 mod streams;
 mod tokens;

@@ -53,6 +53,10 @@ pub struct Setup {
     pub base_path: &'static str,
     /// The lib's build waits for `go_lib`.
     pub hold_lib: bool,
+    /// The app has a second configuration, `scarce` (compiler `Clang`), beside `linux`.
+    pub scarce: bool,
+    /// Changes the service's configuration before it starts.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl Gate {
@@ -65,7 +69,8 @@ impl Gate {
             assert!(made.success());
         }
         let lib = lib_files(&marks, setup.hold_lib);
-        for (name, files) in [("demo/lib", lib), ("demo/app", app_files(&marks, setup.features))] {
+        let app = app_files(&marks, setup.features, setup.scarce);
+        for (name, files) in [("demo/lib", lib), ("demo/app", app)] {
             let work = tmp.path().join("work").join(name);
             let remote = tmp.path().join("remotes").join(format!("{name}.git"));
             std::fs::create_dir_all(&work).unwrap();
@@ -98,6 +103,9 @@ impl Gate {
         }
         config.read_needs_token = setup.read_needs_token;
         config.base_path = setup.base_path.to_owned();
+        if let Some(configure) = setup.configure {
+            configure(&mut config);
+        }
         config.projects = vec![
             ProjectSpec {
                 name: "demo/lib".into(),
@@ -335,11 +343,17 @@ fn lib_files(marks: &Path, hold: bool) -> Vec<(String, String)> {
     ]
 }
 
-fn app_files(marks: &Path, features: &str) -> Vec<(String, String)> {
+fn app_files(marks: &Path, features: &str, scarce: bool) -> Vec<(String, String)> {
     let marks = marks.display();
+    let mut platforms = platforms(features);
+    if scarce {
+        platforms.push_str(
+            "-\n    Id: 'scarce'\n    Template: 'qtci-linux-Debian-12-x86_64-1'\n    Compiler: 'Clang'\n",
+        );
+    }
     vec![
         ("coin/module_config.yaml".into(), module_config()),
-        ("coin/platform_configs/app.yaml".into(), platforms(features)),
+        ("coin/platform_configs/app.yaml".into(), platforms),
         (
             "dependencies.yaml".into(),
             "dependencies:\n  ../lib:\n    ref: HEAD\n    required: true\n".into(),

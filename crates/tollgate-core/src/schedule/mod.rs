@@ -18,10 +18,12 @@
 
 mod queue;
 mod rules;
+mod speculation;
 mod waiting;
 
 pub use queue::{Placed, Scheduler};
-pub use rules::{Requirements, SchedRule};
+pub use rules::{AttributeMatch, Requirements, SchedRule};
+pub use speculation::{ParallelRule, PlatformClass, Speculation};
 pub use waiting::Unplaceable;
 
 use std::collections::BTreeMap;

@@ -5,11 +5,35 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
+/// Patterns over a configuration's attributes: attribute name (`target.os`) and the pattern
+/// its value must match, whole. It matches when every pattern does.
+#[derive(Clone, Debug, Default)]
+pub struct AttributeMatch(Vec<(String, Regex)>);
+
+impl AttributeMatch {
+    /// Each pattern anchored so that it matches the whole value (Coin's `match` is a full
+    /// match); an invalid pattern is an error naming it.
+    pub fn new(matches: &[(&str, &str)]) -> Result<AttributeMatch, regex::Error> {
+        let matches = matches
+            .iter()
+            .map(|(name, pattern)| {
+                Ok(((*name).to_owned(), Regex::new(&format!("^(?:{pattern})$"))?))
+            })
+            .collect::<Result<_, regex::Error>>()?;
+        Ok(AttributeMatch(matches))
+    }
+
+    pub fn applies(&self, attributes: &BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|(name, pattern)| {
+            attributes.get(name).is_some_and(|value| pattern.is_match(value))
+        })
+    }
+}
+
 /// One rule: when every pattern matches its attribute, the labels are required.
 #[derive(Clone, Debug)]
 pub struct SchedRule {
-    /// Attribute name (`target.os`) and the pattern its value must match, whole.
-    pub matches: Vec<(String, Regex)>,
+    pub matches: AttributeMatch,
     /// Labels an agent must have, with these values.
     pub require: BTreeMap<String, String>,
 }
@@ -19,25 +43,16 @@ pub struct SchedRule {
 pub type Requirements = BTreeMap<String, String>;
 
 impl SchedRule {
-    /// A rule from its patterns, each anchored so that it matches the whole value (Coin's
-    /// `match` is a full match); an invalid pattern is an error naming it.
+    /// A rule from its patterns (see [`AttributeMatch::new`]).
     pub fn new(
         matches: &[(&str, &str)],
         require: BTreeMap<String, String>,
     ) -> Result<SchedRule, regex::Error> {
-        let matches = matches
-            .iter()
-            .map(|(name, pattern)| {
-                Ok(((*name).to_owned(), Regex::new(&format!("^(?:{pattern})$"))?))
-            })
-            .collect::<Result<_, regex::Error>>()?;
-        Ok(SchedRule { matches, require })
+        Ok(SchedRule { matches: AttributeMatch::new(matches)?, require })
     }
 
     fn applies(&self, attributes: &BTreeMap<String, String>) -> bool {
-        self.matches.iter().all(|(name, pattern)| {
-            attributes.get(name).is_some_and(|value| pattern.is_match(value))
-        })
+        self.matches.applies(attributes)
     }
 }
 
