@@ -12,6 +12,7 @@ mod page;
 mod project;
 mod quarantine;
 pub mod routes;
+mod runtime;
 pub mod sse;
 mod token;
 
@@ -32,6 +33,7 @@ pub use project::{
     RemoveProject, Status,
 };
 pub use quarantine::{NewQuarantine, QuarantineView, QuarantinedTest};
+pub use runtime::{AccumulationView, ParallelRuleView, PlatformClassView, RuntimeView};
 pub use token::{NewToken, Role, TokenCreated, TokenView};
 
 use serde::{Deserialize, Serialize};

@@ -68,6 +68,7 @@ pub const LOG_STREAM: &str = "/api/log/stream";
 pub const REPRODUCE: &str = "/api/reproduce";
 pub const TESTS: &str = "/api/tests";
 pub const QUARANTINE: &str = "/api/quarantine";
+pub const CONFIG: &str = "/api/config";
 
 /// `GET /api/tests` of one project.
 pub fn tests(project: &str) -> String {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_api::{PinView, PlanPins, ProjectSpec};
 use tollgate_controller::{Config, Service};
-use tollgate_state::{DataDirLock, Db, History, MergeOutcome, NewChange, NewWorkItem};
+use tollgate_state::{DataDirLock, Db, History, MergeOutcome, NewChange, NewWorkItem, Take};
 
 const PROJECT: &str = "bench/app";
 /// The first gets nine integrations in ten.
@@ -153,7 +153,8 @@ async fn prepare(
 /// The running integration and the queue behind it, by the transitions the controller makes.
 async fn live(db: &Db, items: &[String], commits: &Commits) -> i64 {
     let (staged, _) = db.stage(&change(&commits.change, "Run for an hour")).await.unwrap();
-    let formed = db.form(PROJECT, BRANCHES[0], &commits.tip, u32::MAX, 1).await.unwrap().unwrap();
+    let formed =
+        db.form(PROJECT, BRANCHES[0], &commits.tip, Take::batch(u32::MAX)).await.unwrap().unwrap();
     let fast_forward = [(staged.id, MergeOutcome::FastForward)];
     db.formed(&formed, &fast_forward, Some(&commits.change)).await.unwrap();
     let mut formed = db.integration(formed.id).await.unwrap().unwrap();

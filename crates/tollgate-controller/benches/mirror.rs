@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_api::{ChangeState, ProjectSpec, StageRequest};
 use tollgate_controller::{Config, Service};
-use tollgate_state::{Db, MergeOutcome, NewChange};
+use tollgate_state::{Db, MergeOutcome, NewChange, Take};
 
 const MODULE: &str = r#"version: 2
 instructions:
@@ -268,7 +268,8 @@ async fn record_past(
             origin: "api",
         };
         let (change, _) = db.stage(&change).await.unwrap();
-        let mut formed = db.form(PROJECT, "main", tip, u32::MAX, 1).await.unwrap().unwrap();
+        let mut formed =
+            db.form(PROJECT, "main", tip, Take::batch(u32::MAX)).await.unwrap().unwrap();
         db.formed(&formed, &[(change.id, MergeOutcome::Merged)], Some(&one.merge)).await.unwrap();
         formed.commit = Some(one.merge.clone());
         db.decide_merge(&formed).await.unwrap();

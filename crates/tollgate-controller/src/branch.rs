@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tollgate_api::{ChangeState, IntegrationState};
+use tollgate_state::Take;
 
 use crate::controller::{Controller, lock};
 use crate::error::{ControllerError, blocking};
@@ -48,13 +49,13 @@ pub async fn run(controller: Arc<Controller>, project: String, branch: String, t
             Ok(_) => Ok(Next::Nothing),
             Err(error) => Err(error),
         };
-        // The branch is looked at again then: it was missing on the remote.
+        // The branch is looked at again then: it was missing on the remote, or changes wait.
         let mut recheck = None;
         let pause = match formed {
             Ok(Next::One) => continue,
             Ok(Next::Nothing) => None,
-            Ok(Next::Missing) => {
-                recheck = Some(Instant::now() + controller.config.poll_interval);
+            Ok(Next::Later(after)) => {
+                recheck = Some(Instant::now() + after);
                 None
             }
             Err(error) => {
@@ -108,8 +109,9 @@ enum Next {
     One,
     /// Nothing to form now: nothing staged, no room, or the last one has no commit yet.
     Nothing,
-    /// Changes wait, but the remote has no such branch (any more).
-    Missing,
+    /// Changes wait: the remote has no such branch (any more), the delay between parallel
+    /// integrations has not passed, or they accumulate. Looked at again after this.
+    Later(Duration),
 }
 
 /// How one integration's drive ended.
@@ -157,12 +159,23 @@ async fn form_next(
     chain: &[tollgate_state::Formed],
     missing: &mut bool,
 ) -> Result<Next, ControllerError> {
-    let depth = controller.config.speculation.depth(project, branch) as usize;
+    let runtime = controller.runtime();
+    let depth = runtime.speculation.depth(project, branch) as usize;
     if chain.len() >= depth {
         return Ok(Next::Nothing);
     }
     if controller.db.changes(project, branch, ChangeState::Staged).await?.is_empty() {
         return Ok(Next::Nothing);
+    }
+    // Coin's parallel_integration_delay: the depth is not all started in one burst.
+    if let Some(last) = chain.last() {
+        let since =
+            Duration::from_millis((tollgate_state::now_ms() - last.created_at).max(0) as u64);
+        if let Some(wait) = runtime.parallel_integration_delay.checked_sub(since)
+            && !wait.is_zero()
+        {
+            return Ok(Next::Later(wait));
+        }
     }
     let base = match chain.last() {
         Some(last) => match &last.commit {
@@ -172,17 +185,30 @@ async fn form_next(
         },
         None => match tip(controller, project, branch, missing).await? {
             Some(tip) => tip,
-            None => return Ok(Next::Missing),
+            None => return Ok(Next::Later(controller.config.poll_interval)),
         },
     };
-    let ways = (depth - chain.len()) as u32;
-    let max_batch = controller.config.max_batch;
-    match controller.db.form(project, branch, &base, max_batch, ways).await? {
+    // Coin's cherry-pick delay: the changes of an author (a bot) wait to accumulate.
+    let accumulating = runtime.accumulating();
+    let holds = |author: &str, staged_at: i64| {
+        accumulating.is_some_and(|(pattern, delay)| {
+            pattern.is_match(author)
+                && tollgate_state::now_ms() - staged_at < delay.as_millis() as i64
+        })
+    };
+    let take = Take {
+        max_batch: runtime.max_batch,
+        ways: (depth - chain.len()) as u32,
+        holds: accumulating.is_some().then_some(&holds as _),
+    };
+    match controller.db.form(project, branch, &base, take).await? {
         Some(integration) => {
             let ahead = chain.last().map(|last| last.id);
             tracing::info!(integration = integration.id, project, branch, %base, ?ahead, changes = integration.changes.len(), "integration formed");
             Ok(Next::One)
         }
+        // Held changes are looked at again soon: their wait ends by the clock.
+        None if accumulating.is_some() => Ok(Next::Later(Duration::from_secs(1))),
         None => Ok(Next::Nothing),
     }
 }

@@ -36,12 +36,22 @@
 //! match = { "target.os" = "MacOS|Windows" }
 //! depth = 1                 # the head integration only
 //!
+//! parallel_integration_delay = "30s" # the least time between two integrations' starts
+//!
+//! [accumulation]            # Coin's cherry-pick delay: changes whose author matches wait
+//! author = "Cherry-pick Bot" # this long after staging, so that several go in one
+//! delay = "10m"             # integration; `enabled = false` turns it off
+//!
 //! [[project]]
 //! name = "demo/greeter"
 //! url = "https://git.example.org/demo/greeter.git"
 //! branches = ["main"]
 //! product = "demo/products"   # optional
 //! ```
+//!
+//! `flaky_reruns`, `max_batch`, `sched_rules`, `parallel_project_rules`, `platform_classes`,
+//! `parallel_integration_delay` and `accumulation` are the runtime part ([`Runtime`]): read
+//! again while the service runs (`reload.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +59,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tollgate_api::ProjectSpec;
+use toml::Spanned;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -65,11 +76,10 @@ pub struct Config {
     /// How long a work item may wait while no connected agent can ever run it (no agent
     /// serves its template) before that is a system error.
     pub unplaceable_timeout: Duration,
-    /// Coin's `sched_rules`: configuration attributes matched by regex → labels an agent
-    /// must have.
-    pub sched_rules: Vec<tollgate_core::schedule::SchedRule>,
-    /// Coin's `parallel_project_rules` and the depth of each platform class.
-    pub speculation: tollgate_core::schedule::Speculation,
+    /// What may change while the service runs (see [`Runtime`]), as the file said at startup.
+    pub runtime: Runtime,
+    /// The file it was read from: read again when it changes, or on SIGHUP.
+    pub file: Option<PathBuf>,
     pub poll_interval: Duration,
     pub sandbox: bool,
     /// Runs of a work item that ends in a system error, before the integration errors.
@@ -88,12 +98,6 @@ pub struct Config {
     /// How many of a project's newest rejected integrations keep their commits in the mirror
     /// (nothing else names them), so that `tollgate reproduce` can fetch them.
     pub keep_rejected: u32,
-    /// How many times a significant Test work item that failed runs again on fresh machines;
-    /// its failure is forgiven (a flake) only if every re-run passes. Coin's rule; 0 turns it
-    /// off.
-    pub flaky_reruns: u32,
-    /// The most changes one integration takes from a branch's queue (at least 1).
-    pub max_batch: u32,
     /// The secret of the token `admin`: checked, or made with a new secret when the file does
     /// not exist.
     pub admin_token_file: Option<PathBuf>,
@@ -111,6 +115,59 @@ pub struct Config {
     pub projects: Vec<ProjectSpec>,
 }
 
+/// The part of the configuration that is read again while the service runs (Coin's
+/// `coin_configuration.json`): when the file changes, or on SIGHUP. A file that does not read
+/// keeps the runtime it replaced, and the error names its line.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// How many times a significant Test work item that failed runs again on fresh machines;
+    /// its failure is forgiven (a flake) only if every re-run passes. Coin's rule; 0 turns it
+    /// off.
+    pub flaky_reruns: u32,
+    /// The most changes one integration takes from a branch's queue (at least 1).
+    pub max_batch: u32,
+    /// Coin's `parallel_project_rules` and the depth of each platform class.
+    pub speculation: tollgate_core::schedule::Speculation,
+    /// Coin's `sched_rules`: configuration attributes matched by regex → labels an agent
+    /// must have. Work items queued before a reload keep what they were queued with.
+    pub sched_rules: Vec<tollgate_core::schedule::SchedRule>,
+    /// The least time between the start of two integrations of a branch that speculates, so
+    /// that a burst of changes does not start the whole depth at once.
+    pub parallel_integration_delay: Duration,
+    /// Coin's cherry-pick delay: changes whose author matches wait this long after staging,
+    /// so that several accumulate into one integration.
+    pub accumulation: Option<Accumulation>,
+}
+
+/// Changes of some authors (a bot's cherry-picks) wait a while after staging, so that they
+/// accumulate; `enabled = false` turns it off without losing the setting.
+#[derive(Clone, Debug)]
+pub struct Accumulation {
+    pub author: regex::Regex,
+    pub delay: Duration,
+    pub enabled: bool,
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime {
+            flaky_reruns: 5,
+            max_batch: 50,
+            speculation: Default::default(),
+            sched_rules: Vec::new(),
+            parallel_integration_delay: Duration::ZERO,
+            accumulation: None,
+        }
+    }
+}
+
+impl Runtime {
+    /// The author pattern whose changes still accumulate, if the delay is on.
+    pub fn accumulating(&self) -> Option<(&regex::Regex, Duration)> {
+        self.accumulation.as_ref().filter(|a| a.enabled).map(|a| (&a.author, a.delay))
+    }
+}
+
 impl Config {
     /// Embedded defaults: loopback, the data directory given, one slot per core.
     pub fn new(data_dir: PathBuf) -> Config {
@@ -121,8 +178,8 @@ impl Config {
             local_slots: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             lease_term: Duration::from_secs(30),
             unplaceable_timeout: Duration::from_secs(3600),
-            sched_rules: Vec::new(),
-            speculation: Default::default(),
+            runtime: Runtime::default(),
+            file: None,
             poll_interval: Duration::from_secs(10),
             sandbox: true,
             attempts: 3,
@@ -132,8 +189,6 @@ impl Config {
             tree_cache_size: tollgate_runner::DEFAULT_TREE_CACHE_LIMIT,
             maintenance_every: 100,
             keep_rejected: 100,
-            flaky_reruns: 5,
-            max_batch: 50,
             admin_token_file: None,
             read_needs_token: false,
             base_path: String::new(),
@@ -149,8 +204,9 @@ impl Config {
     pub fn read(path: &Path, data_dir: PathBuf) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        let mut config = Config::parse(&text, data_dir)
-            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let mut config =
+            Config::parse_located(&text, data_dir).map_err(|error| error.at(path, &text))?;
+        config.file = Some(path.to_owned());
         let folder = std::path::absolute(path)
             .map_err(|error| format!("{}: {error}", path.display()))?
             .parent()
@@ -162,18 +218,25 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration in `text`; an error says where in it (`line L, column C: …`).
     pub fn parse(text: &str, data_dir: PathBuf) -> Result<Config, String> {
-        let file: File = toml::from_str(text).map_err(|error| error.to_string())?;
-        let mut config = Config::new(file.data_dir.unwrap_or(data_dir));
+        Config::parse_located(text, data_dir).map_err(|error| error.in_text(text))
+    }
+
+    fn parse_located(text: &str, data_dir: PathBuf) -> Result<Config, Located> {
+        let file: File = toml::from_str(text).map_err(Located::toml)?;
+        let mut config = Config::new(file.data_dir.clone().unwrap_or(data_dir));
+        config.runtime = runtime(&file)?;
         if let Some(listen) = file.listen {
             config.listen = listen;
         }
         config.work_dir = file.work_dir;
         if let Some(slots) = file.slots {
             if slots == 0 {
-                return Err(
-                    "slots: must be at least 1 (`local_slots = 0` runs nothing here)".into()
-                );
+                return Err(String::from(
+                    "slots: must be at least 1 (`local_slots = 0` runs nothing here)",
+                )
+                .into());
             }
             config.local_slots = slots;
         }
@@ -186,39 +249,6 @@ impl Config {
         if let Some(wait) = file.unplaceable_timeout {
             config.unplaceable_timeout = parse_duration("unplaceable_timeout", &wait)?;
         }
-        for (index, rule) in file.sched_rules.iter().enumerate() {
-            let matches: Vec<(&str, &str)> =
-                rule.matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let parsed = tollgate_core::schedule::SchedRule::new(&matches, rule.labels.clone())
-                .map_err(|error| format!("sched_rules[{index}].match: {error}"))?;
-            config.sched_rules.push(parsed);
-        }
-        for (index, rule) in file.parallel_project_rules.iter().enumerate() {
-            let any = |pattern: &Option<String>| pattern.clone().unwrap_or_else(|| ".*".into());
-            let parsed = tollgate_core::schedule::ParallelRule::new(
-                &any(&rule.project),
-                &any(&rule.branch),
-                rule.depth,
-            )
-            .map_err(|error| format!("parallel_project_rules[{index}]: {error}"))?;
-            config.speculation.parallel.push(parsed);
-        }
-        for (index, class) in file.platform_classes.iter().enumerate() {
-            let matches: Vec<(&str, &str)> =
-                class.matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let parsed = tollgate_core::schedule::AttributeMatch::new(&matches)
-                .map_err(|error| format!("platform_classes[{index}].match: {error}"))?;
-            if class.depth == 0 {
-                return Err(format!(
-                    "platform_classes[{index}].depth: must be at least 1 (the head integration)"
-                ));
-            }
-            config.speculation.classes.push(tollgate_core::schedule::PlatformClass {
-                name: class.name.clone().unwrap_or_else(|| format!("platform_classes[{index}]")),
-                matches: parsed,
-                depth: class.depth,
-            });
-        }
         if let Some(interval) = file.poll_interval {
             config.poll_interval = parse_duration("poll_interval", &interval)?;
         }
@@ -230,12 +260,6 @@ impl Config {
         }
         if let Some(every) = file.maintenance_every {
             config.maintenance_every = every.max(1);
-        }
-        if let Some(reruns) = file.flaky_reruns {
-            config.flaky_reruns = reruns;
-        }
-        if let Some(batch) = file.max_batch {
-            config.max_batch = batch.max(1);
         }
         if let Some(kept) = file.keep_rejected {
             config.keep_rejected = kept;
@@ -328,11 +352,13 @@ struct File {
     lease_term: Option<String>,
     unplaceable_timeout: Option<String>,
     #[serde(default)]
-    sched_rules: Vec<SchedRuleFile>,
+    sched_rules: Vec<Spanned<SchedRuleFile>>,
     #[serde(default)]
-    parallel_project_rules: Vec<ParallelRuleFile>,
+    parallel_project_rules: Vec<Spanned<ParallelRuleFile>>,
     #[serde(default)]
-    platform_classes: Vec<PlatformClassFile>,
+    platform_classes: Vec<Spanned<PlatformClassFile>>,
+    parallel_integration_delay: Option<Spanned<String>>,
+    accumulation: Option<Spanned<AccumulationFile>>,
     poll_interval: Option<String>,
     retry_backoff: Option<String>,
     attempts: Option<u32>,
@@ -363,6 +389,135 @@ struct SchedRuleFile {
     labels: std::collections::BTreeMap<String, String>,
 }
 
+/// `[accumulation]`: `author = "Cherry-pick Bot"`, `delay = "10m"`, `enabled = true`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccumulationFile {
+    author: String,
+    delay: String,
+    enabled: Option<bool>,
+}
+
+/// A message about the configuration, and where in its text it is (a byte offset).
+struct Located {
+    message: String,
+    at: Option<usize>,
+}
+
+impl From<String> for Located {
+    fn from(message: String) -> Located {
+        Located { message, at: None }
+    }
+}
+
+impl Located {
+    fn toml(error: toml::de::Error) -> Located {
+        let at = error.span().map(|span| span.start);
+        Located { message: error.message().trim().to_owned(), at }
+    }
+
+    fn of<T>(spanned: &Spanned<T>, message: String) -> Located {
+        Located { message, at: Some(spanned.span().start) }
+    }
+
+    /// `line:column` of the offset in `text`, counted from 1.
+    fn line_column(&self, text: &str) -> Option<(usize, usize)> {
+        let before = text.get(..self.at?)?;
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+        Some((line, column))
+    }
+
+    /// `FILE:LINE:COLUMN: message`, as compilers say it.
+    fn at(&self, path: &Path, text: &str) -> String {
+        match self.line_column(text) {
+            Some((line, column)) => format!("{}:{line}:{column}: {}", path.display(), self.message),
+            None => format!("{}: {}", path.display(), self.message),
+        }
+    }
+
+    fn in_text(&self, text: &str) -> String {
+        match self.line_column(text) {
+            Some((line, column)) => format!("line {line}, column {column}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// The runtime part of the file, every rule checked: a pattern that does not compile, a depth
+/// of 0, a duration that does not read is an error at its place.
+fn runtime(file: &File) -> Result<Runtime, Located> {
+    use tollgate_core::schedule::{AttributeMatch, ParallelRule, PlatformClass, SchedRule};
+    let mut runtime = Runtime::default();
+    if let Some(reruns) = file.flaky_reruns {
+        runtime.flaky_reruns = reruns;
+    }
+    if let Some(batch) = file.max_batch {
+        runtime.max_batch = batch.max(1);
+    }
+    let pairs = |map: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    for (index, spanned) in file.sched_rules.iter().enumerate() {
+        let rule = spanned.get_ref();
+        let matches = pairs(&rule.matches);
+        let matches: Vec<(&str, &str)> =
+            matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let parsed = SchedRule::new(&matches, rule.labels.clone()).map_err(|error| {
+            Located::of(spanned, format!("sched_rules[{index}].match: {error}"))
+        })?;
+        runtime.sched_rules.push(parsed);
+    }
+    for (index, spanned) in file.parallel_project_rules.iter().enumerate() {
+        let rule = spanned.get_ref();
+        let any = |pattern: &Option<String>| pattern.clone().unwrap_or_else(|| ".*".into());
+        if rule.depth == 0 {
+            let message = format!("parallel_project_rules[{index}].depth: must be at least 1");
+            return Err(Located::of(spanned, message));
+        }
+        let parsed = ParallelRule::new(&any(&rule.project), &any(&rule.branch), rule.depth)
+            .map_err(|error| {
+                Located::of(spanned, format!("parallel_project_rules[{index}]: {error}"))
+            })?;
+        runtime.speculation.parallel.push(parsed);
+    }
+    for (index, spanned) in file.platform_classes.iter().enumerate() {
+        let class = spanned.get_ref();
+        let matches = pairs(&class.matches);
+        let matches: Vec<(&str, &str)> =
+            matches.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let parsed = AttributeMatch::new(&matches).map_err(|error| {
+            Located::of(spanned, format!("platform_classes[{index}].match: {error}"))
+        })?;
+        if class.depth == 0 {
+            let message = format!(
+                "platform_classes[{index}].depth: must be at least 1 (the head integration)"
+            );
+            return Err(Located::of(spanned, message));
+        }
+        runtime.speculation.classes.push(PlatformClass {
+            name: class.name.clone().unwrap_or_else(|| format!("platform_classes[{index}]")),
+            matches: parsed,
+            depth: class.depth,
+        });
+    }
+    if let Some(delay) = &file.parallel_integration_delay {
+        runtime.parallel_integration_delay =
+            parse_duration("parallel_integration_delay", delay.get_ref())
+                .map_err(|message| Located::of(delay, message))?;
+    }
+    if let Some(spanned) = &file.accumulation {
+        let accumulation = spanned.get_ref();
+        let author = regex::Regex::new(&accumulation.author)
+            .map_err(|error| Located::of(spanned, format!("accumulation.author: {error}")))?;
+        let delay = parse_duration("accumulation.delay", &accumulation.delay)
+            .map_err(|message| Located::of(spanned, message))?;
+        let enabled = accumulation.enabled.unwrap_or(true);
+        runtime.accumulation = Some(Accumulation { author, delay, enabled });
+    }
+    Ok(runtime)
+}
+
 /// `[[parallel_project_rules]]`: `project = "qt/.*"`, `branch = "dev"`, `depth = 4`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -385,6 +540,35 @@ struct PlatformClassFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_runtime_rule_is_refused_at_its_line() {
+        let text = "max_batch = 4\n\n[[parallel_project_rules]]\nproject = \"demo/(\"\ndepth = 2\n";
+        let error = Config::parse(text, PathBuf::from("/data")).err().unwrap();
+        assert!(error.starts_with("line 3, column 1: parallel_project_rules[0]:"), "{error}");
+        let text = "flaky_reruns = 2\n[accumulation]\nauthor = \"Bot\"\ndelay = \"soon\"\n";
+        let error = Config::parse(text, PathBuf::from("/data")).err().unwrap();
+        assert!(error.starts_with("line 2, column 1: accumulation.delay: `soon`"), "{error}");
+        let error = Config::parse("max_batch = \"many\"\n", PathBuf::from("/data")).err();
+        assert!(error.unwrap().starts_with("line 1, column 13: "));
+        let text = "[[platform_classes]]\nmatch = { compiler = \"Clang\" }\ndepth = 0\n";
+        let error = Config::parse(text, PathBuf::from("/data")).err().unwrap();
+        assert!(error.contains("platform_classes[0].depth: must be at least 1"), "{error}");
+    }
+
+    #[test]
+    fn the_runtime_part_reads_with_its_rules() {
+        let text = "flaky_reruns = 1\nmax_batch = 7\nparallel_integration_delay = \"2s\"\n\
+                    [[parallel_project_rules]]\nbranch = \"dev\"\ndepth = 4\n\
+                    [accumulation]\nauthor = \"Bot\"\ndelay = \"1m\"\nenabled = false\n";
+        let runtime = Config::parse(text, PathBuf::from("/data")).unwrap().runtime;
+        assert_eq!((runtime.flaky_reruns, runtime.max_batch), (1, 7));
+        assert_eq!(runtime.parallel_integration_delay, Duration::from_secs(2));
+        assert_eq!(runtime.speculation.depth("any/project", "dev"), 4);
+        assert_eq!(runtime.speculation.depth("any/project", "main"), 1);
+        assert!(runtime.accumulating().is_none(), "switched off");
+        assert_eq!(runtime.accumulation.unwrap().delay, Duration::from_secs(60));
+    }
 
     #[test]
     fn a_file_overrides_the_defaults() {

@@ -23,6 +23,8 @@ use crate::tokens::Tokens;
 
 pub struct Controller {
     pub(crate) config: Config,
+    /// The runtime part of the configuration as last read (see `reload.rs`).
+    pub(crate) runtime: crate::reload::Reloaded,
     pub(crate) db: Db,
     pub(crate) mirrors: Mirrors,
     pub(crate) upkeep: Upkeep,
@@ -118,7 +120,8 @@ impl Service {
             .local_addr()
             .map_err(|error| ControllerError::System(format!("the listener: {error}")))?;
         let controller = Arc::new(Controller {
-            pool: Pool::new(config.sched_rules.clone(), config.lease_term),
+            pool: Pool::new(config.runtime.sched_rules.clone(), config.lease_term),
+            runtime: crate::reload::Reloaded::new(&config),
             agents: Registry::default(),
             store,
             config,
@@ -163,6 +166,7 @@ impl Service {
         tokio::spawn(crate::staging::poll(controller.clone()));
         tokio::spawn(crate::maintenance::run(controller.clone()));
         tokio::spawn(crate::stall::watch(controller.clone()));
+        tokio::spawn(crate::reload::watch(controller.clone()));
         let server = tokio::spawn(crate::http::serve(controller.clone(), listener));
         tracing::info!(%addr, data_dir = %controller.config.data_dir.display(), local_slots = controller.config.local_slots, "tollgate is serving");
         Ok(Service { controller, addr, server })
@@ -196,6 +200,11 @@ impl Controller {
             entry.insert(task);
             tokio::spawn(crate::branch::run(self.clone(), key.0, key.1, task));
         }
+    }
+
+    /// The branches a task gates now.
+    pub(crate) fn gated_branches(&self) -> Vec<(String, String)> {
+        lock(&self.branches).keys().cloned().collect()
     }
 
     /// Stops gating a branch: its task ends once it is between integrations.

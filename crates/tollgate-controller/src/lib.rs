@@ -22,6 +22,7 @@ mod pages;
 mod projects;
 mod pushes;
 mod quarantine;
+mod reload;
 pub mod secret;
 mod staging;
 mod stall;

@@ -22,6 +22,28 @@ pub struct Formed {
     pub changes: Vec<(i64, String)>,
 }
 
+/// Whether a change (its author, when it was staged in ms) still waits.
+pub type Holds<'a> = dyn Fn(&str, i64) -> bool + Sync + 'a;
+
+/// What a new integration may take from the front of its branch's queue.
+#[derive(Clone, Copy)]
+pub struct Take<'a> {
+    /// The most changes.
+    pub max_batch: u32,
+    /// The integrations the branch may still start: the queue is split over them.
+    pub ways: u32,
+    /// Whether a change (its author, when it was staged) still waits, as a bot's cherry-picks
+    /// wait to accumulate; the queue stops at the first that does.
+    pub holds: Option<&'a Holds<'a>>,
+}
+
+impl Take<'_> {
+    /// One integration at a time, at most `max_batch` changes, nothing held.
+    pub fn batch(max_batch: u32) -> Take<'static> {
+        Take { max_batch, ways: 1, holds: None }
+    }
+}
+
 /// How one change went onto the tip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MergeOutcome {
@@ -47,7 +69,7 @@ pub(crate) const NEWEST_REJECTED: &str =
 
 /// The front of the branch's queue, taken into an integration: at most a number of changes,
 /// none newer than a change.
-pub(crate) const STAGED: &str = "SELECT id, commit_id FROM changes
+pub(crate) const STAGED: &str = "SELECT id, commit_id, author, staged_at FROM changes
      WHERE project = ? AND branch = ? AND state = 'staged' AND id <= ? ORDER BY id LIMIT ?";
 /// How many of the branch's changes up to one are staged, and how many are integrating.
 pub(crate) const QUEUED_UP_TO: &str = "SELECT
@@ -78,9 +100,9 @@ impl Db {
         project: &str,
         branch: &str,
         base: &str,
-        max_batch: u32,
-        ways: u32,
+        take: Take<'_>,
     ) -> Result<Option<Formed>, StateError> {
+        let Take { max_batch, ways, holds } = take;
         let mut tx = self.writer.begin().await?;
         let bisect: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT bisect_end, bisect_limit FROM branches WHERE project = ? AND branch = ?",
@@ -118,13 +140,19 @@ impl Db {
         let ways = i64::from(ways.max(1));
         let share = (queued + ways - 1) / ways;
         let most = limit.unwrap_or(i64::MAX).min(i64::from(max_batch.max(1))).min(share.max(1));
-        let changes: Vec<(i64, String)> = sqlx::query_as(STAGED)
+        let front: Vec<(i64, String, String, i64)> = sqlx::query_as(STAGED)
             .bind(project)
             .bind(branch)
             .bind(up_to)
             .bind(most)
             .fetch_all(&mut *tx)
             .await?;
+        // The queue keeps its order: it stops at the first change still held.
+        let changes: Vec<(i64, String)> = front
+            .into_iter()
+            .take_while(|(_, _, author, staged_at)| !holds.is_some_and(|h| h(author, *staged_at)))
+            .map(|(id, commit, _, _)| (id, commit))
+            .collect();
         if changes.is_empty() {
             self.commit(tx).await?;
             return Ok(None);

@@ -35,7 +35,7 @@ pub use db::{Db, now_ms};
 pub use error::StateError;
 #[doc(hidden)]
 pub use fill::History;
-pub use integrations::{Formed, MergeOutcome};
+pub use integrations::{Formed, MergeOutcome, Take};
 pub use leases::{ActiveLease, LeaseEnd};
 pub use lock::DataDirLock;
 pub use pace::{Pace, Verdict};

@@ -105,6 +105,11 @@ impl Queued<'_> {
 }
 
 impl Pool {
+    /// Coin's `sched_rules`, read again: they apply to the work items queued from now on.
+    pub fn set_rules(&self, rules: Vec<tollgate_core::schedule::SchedRule>) {
+        lock(&self.inner).scheduler.set_rules(rules);
+    }
+
     pub fn new(rules: Vec<tollgate_core::schedule::SchedRule>, lease: Duration) -> Pool {
         let inner = Inner { scheduler: Scheduler::new(rules), waiting: HashMap::new() };
         Pool {

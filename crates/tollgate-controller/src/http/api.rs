@@ -106,6 +106,12 @@ pub struct TestsQuery {
     pub days: Option<i64>,
 }
 
+/// `GET /api/config`: the runtime configuration in force, and why the file was refused if it
+/// was.
+pub async fn config(State(controller): State<Arc<Controller>>) -> Json<tollgate_api::RuntimeView> {
+    Json(controller.runtime_view())
+}
+
 /// `GET /api/tests?project=P&days=N`: the project's tests that failed lately.
 pub async fn tests(
     State(controller): State<Arc<Controller>>,

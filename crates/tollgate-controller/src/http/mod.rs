@@ -48,6 +48,7 @@ pub async fn serve(controller: Arc<Controller>, listener: tokio::net::TcpListene
         .route(routes::REPRODUCE, get(reproduce::reproduce))
         .route(routes::TESTS, get(api::tests))
         .route(routes::QUARANTINE, get(quarantine::list).post(quarantine::add))
+        .route(routes::CONFIG, get(api::config))
         .route("/api/quarantine/{id}/remove", post(quarantine::remove))
         .route("/api/records/{key}", get(reproduce::record))
         .route("/api/blobs/{digest}", get(agent::get_blob).head(agent::has_blob))

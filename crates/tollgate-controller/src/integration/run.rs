@@ -265,7 +265,8 @@ impl<'a> Run<'a> {
         let reruns = reruns_under_way(controller, integration, &jobs).await?;
         let reuse_failures =
             controller.db.bisecting(&integration.project, &integration.branch).await?;
-        let speculation = &controller.config.speculation;
+        let runtime = controller.runtime();
+        let speculation = &runtime.speculation;
         let class_depth = jobs
             .jobs
             .iter()
@@ -591,7 +592,7 @@ impl<'a> Run<'a> {
         if judged {
             return Flaky::End(failure);
         }
-        let reruns = self.controller.config.flaky_reruns;
+        let reruns = self.controller.runtime().flaky_reruns;
         let job = &self.jobs.jobs[index];
         let is_test = job.id.kind == WorkKind::Test && job.significant;
         match (state, self.reruns.get_mut(&index), failure) {
@@ -731,7 +732,7 @@ impl<'a> Run<'a> {
         let first = &self.reruns[&index];
         let rerun = first.passed + 1;
         let detail = serde_json::json!({ "failure": first.failure, "tests": first.tests });
-        let of = self.controller.config.flaky_reruns;
+        let of = self.controller.runtime().flaky_reruns;
         let id = self.jobs.jobs[index].id.to_string();
         tracing::info!(
             integration = self.integration.id,

@@ -12,6 +12,7 @@ mod mirrors;
 mod new_user;
 mod pages;
 mod quarantine;
+mod reload;
 mod speculate;
 mod streams;
 mod tokens;

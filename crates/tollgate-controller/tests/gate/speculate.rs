@@ -11,12 +11,12 @@ use tollgate_state::Cursor;
 use crate::support::{Gate, Setup, git, git_out};
 
 fn three_deep(config: &mut Config) {
-    config.speculation.parallel.push(ParallelRule::new("demo/.*", "main", 3).unwrap());
+    config.runtime.speculation.parallel.push(ParallelRule::new("demo/.*", "main", 3).unwrap());
 }
 
 fn three_deep_clang_at_the_head(config: &mut Config) {
     three_deep(config);
-    config.speculation.classes.push(PlatformClass {
+    config.runtime.speculation.classes.push(PlatformClass {
         name: "scarce".into(),
         matches: AttributeMatch::new(&[("compiler", "Clang")]).unwrap(),
         depth: 1,

@@ -57,6 +57,9 @@ pub struct Setup {
     pub scarce: bool,
     /// Changes the service's configuration before it starts.
     pub configure: Option<fn(&mut Config)>,
+    /// The service reads its runtime configuration from `tollgate.toml` in the test's folder,
+    /// with this text, and again when it changes.
+    pub config_file: Option<&'static str>,
 }
 
 impl Gate {
@@ -93,7 +96,7 @@ impl Gate {
             config.keep_rejected = kept;
         }
         if let Some(reruns) = setup.flaky_reruns {
-            config.flaky_reruns = reruns;
+            config.runtime.flaky_reruns = reruns;
         }
         if let Some(every) = setup.maintenance_every {
             config.maintenance_every = every;
@@ -105,6 +108,13 @@ impl Gate {
         config.base_path = setup.base_path.to_owned();
         if let Some(configure) = setup.configure {
             configure(&mut config);
+        }
+        if let Some(text) = setup.config_file {
+            let file = tmp.path().join("tollgate.toml");
+            std::fs::write(&file, text).unwrap();
+            let data_dir = config.data_dir.clone();
+            config.runtime = Config::read(&file, data_dir).unwrap().runtime;
+            config.file = Some(file);
         }
         config.projects = vec![
             ProjectSpec {
@@ -164,6 +174,18 @@ impl Gate {
         files: &[(&str, &str)],
         message: &str,
     ) -> String {
+        self.commit_by(None, project, base, files, message)
+    }
+
+    /// As `commit`, by another author than `Dev` (`Name <email>`).
+    pub fn commit_by(
+        &self,
+        author: Option<&str>,
+        project: &str,
+        base: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> String {
         let work = self.work(project);
         let n = self.topics.get() + 1;
         self.topics.set(n);
@@ -173,7 +195,10 @@ impl Gate {
             files.iter().map(|(path, text)| (path.to_string(), text.to_string())).collect();
         write_files(&work, &files);
         git(&work, &["add", "-A"]);
-        git(&work, &["commit", "-q", "-m", message]);
+        let author = author.map(|author| format!("--author={author}"));
+        let mut commit = vec!["commit", "-q", "-m", message];
+        commit.extend(author.as_deref());
+        git(&work, &commit);
         git(&work, &["push", "-q", "origin", &format!("topic-{n}")]);
         rev_parse(&work, "HEAD")
     }

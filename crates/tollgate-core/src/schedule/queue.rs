@@ -60,6 +60,11 @@ pub struct Scheduler<K> {
 }
 
 impl<K: Clone + Eq + Hash> Scheduler<K> {
+    /// New rules, for the work items queued from now on; those queued keep their class.
+    pub fn set_rules(&mut self, rules: Vec<SchedRule>) {
+        self.rules = rules;
+    }
+
     pub fn new(rules: Vec<SchedRule>) -> Scheduler<K> {
         Scheduler {
             rules,
