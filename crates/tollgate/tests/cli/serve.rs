@@ -426,3 +426,72 @@ fn after_kill_9_during_a_bisection_the_restarted_service_finds_the_culprit_and_p
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+#[test]
+fn after_kill_9_with_speculative_integrations_running_each_merge_is_tested_and_pushed_once() {
+    let site = Site::with_module(&breakable());
+    // One change per integration, three deep.
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    let config = format!("max_batch = 1\n{config}\n[[parallel_project_rules]]\ndepth = 3\n");
+    std::fs::write(&site.config, config).unwrap();
+    let mut serve = site.serve();
+    // The first holds every build (each integration behind holds it too); the third breaks.
+    let changes = [
+        site.change("c0", &["c0", "hold"]),
+        site.change("c1", &["c1"]),
+        site.change("c2", &["c2", "break"]),
+        site.change("c3", &["c3"]),
+    ];
+    let stage: Vec<&str> = ["stage", "demo/app", "main"]
+        .into_iter()
+        .chain(changes.iter().map(String::as_str))
+        .collect();
+    let staged = site.cli(&stage);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    // Three integrations at once, each on the one ahead; two builds hold on the two slots.
+    site.until(|| site.events("integration_started").len() == 3 && site.builds() == 2);
+    serve.kill().unwrap(); // SIGKILL
+    serve.wait().unwrap();
+    site.go();
+    let mut serve = site.serve();
+
+    let waited = site.cli(&[&stage[..], &["--wait"]].concat());
+    assert_eq!(waited.code, 1, "one change is rejected: {}\n{}", waited.stdout, waited.stderr);
+    let tip = site.tip();
+    let files = crate::site::git(
+        site.tmp.path(),
+        &site.path("remote.git"),
+        &["ls-tree", "--name-only", &tip],
+    );
+    let files: Vec<&str> = files.lines().collect();
+    for name in ["c0", "c1", "c3"] {
+        assert!(files.contains(&name), "{name} merged: {files:?}");
+    }
+    assert!(!files.contains(&"c2") && !files.contains(&"break"), "{files:?}");
+    // Each merge pushed once, and only after the gate decided it: what merged was tested.
+    let pushed = site.events("pushed");
+    assert_eq!(site.moves(), 3, "three merges");
+    assert_eq!(pushed.len(), 3, "each pushed once: {pushed:?}");
+    let decided = site.events("gate_decided");
+    for push in &pushed {
+        let merge = decided
+            .iter()
+            .any(|d| d["integration"] == push["integration"] && d["detail"]["decision"] == "merge");
+        assert!(merge, "integration {} pushed without a merge decision", push["integration"]);
+    }
+    let decisions: Vec<String> = decided
+        .iter()
+        .rev()
+        .map(|e| e["detail"]["decision"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(decisions, ["merge", "merge", "reject", "merge"], "{decisions:?}");
+    // The integration built on the rejected one ended with it, and c3 went again without c2.
+    let finished = site.events("integration_finished");
+    let behind = finished.iter().filter(|e| {
+        e["detail"]["state"] == "cancelled"
+            && e["detail"]["note"].as_str().is_some_and(|n| n.contains("ahead of it ended"))
+    });
+    assert!(behind.count() >= 1, "{finished:?}");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
