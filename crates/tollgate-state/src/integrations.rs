@@ -112,31 +112,23 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let (mut end, mut limit) = bisect.unwrap_or_default();
-        if let Some(last) = end {
-            let (staged, integrating): (i64, i64) = sqlx::query_as(QUEUED_UP_TO)
-                .bind(project)
-                .bind(branch)
-                .bind(last)
-                .fetch_one(&mut *tx)
-                .await?;
-            if staged == 0 && integrating > 0 {
+        let queued_up_to = |last: i64| {
+            sqlx::query_as::<_, (i64, i64)>(QUEUED_UP_TO).bind(project).bind(branch).bind(last)
+        };
+        let (mut queued, integrating) =
+            queued_up_to(end.unwrap_or(i64::MAX)).fetch_one(&mut *tx).await?;
+        if end.is_some() && queued == 0 {
+            if integrating > 0 {
                 // The rest of the failed batch is being integrated: what is behind it waits.
                 self.commit(tx).await?;
                 return Ok(None);
             }
-            if staged == 0 {
-                // The failed batch is all decided: the bisection is over.
-                clear_bisection(&mut tx, project, branch).await?;
-                (end, limit) = (None, None);
-            }
+            // The failed batch is all decided: the bisection is over.
+            clear_bisection(&mut tx, project, branch).await?;
+            (end, limit) = (None, None);
+            (queued, _) = queued_up_to(i64::MAX).fetch_one(&mut *tx).await?;
         }
         let up_to = end.unwrap_or(i64::MAX);
-        let (queued, _): (i64, i64) = sqlx::query_as(QUEUED_UP_TO)
-            .bind(project)
-            .bind(branch)
-            .bind(up_to)
-            .fetch_one(&mut *tx)
-            .await?;
         let ways = i64::from(ways.max(1));
         let share = (queued + ways - 1) / ways;
         let most = limit.unwrap_or(i64::MAX).min(i64::from(max_batch.max(1))).min(share.max(1));

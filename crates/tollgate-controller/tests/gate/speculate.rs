@@ -59,6 +59,13 @@ fn commits(gate: &Gate, count: usize, breaks: Option<usize>) -> Vec<String> {
         .collect()
 }
 
+/// Stages the commits at once and waits until each has ended.
+async fn staged_and_ended(gate: &Gate, commits: &[String]) -> Vec<tollgate_api::ChangeView> {
+    let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
+    let staged = gate.stage(&refs).await;
+    gate.ended(&staged).await
+}
+
 fn tip_files(gate: &Gate) -> Vec<String> {
     let work = gate.work("demo/app");
     git(&work, &["fetch", "-q", "origin"]);
@@ -70,10 +77,7 @@ fn tip_files(gate: &Gate) -> Vec<String> {
 async fn five_good_changes_three_deep_merge_in_order_with_integrations_overlapping() {
     let setup = Setup { configure: Some(three_deep), ..Setup::default() };
     let gate = Gate::start(setup).await;
-    let commits = commits(&gate, 5, None);
-    let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
-    let staged = gate.stage(&refs).await;
-    let ended = gate.ended(&staged).await;
+    let ended = staged_and_ended(&gate, &commits(&gate, 5, None)).await;
     assert!(ended.iter().all(|c| c.state == ChangeState::Merged), "{ended:?}");
 
     let integrations = integrations(&gate).await;
@@ -106,10 +110,7 @@ async fn a_failing_change_in_the_middle_is_rejected_and_those_behind_it_merge_wi
     let setup = Setup { configure: Some(three_deep), ..Setup::default() };
     let gate = Gate::start(setup).await;
     let culprit = 2;
-    let commits = commits(&gate, 5, Some(culprit));
-    let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
-    let staged = gate.stage(&refs).await;
-    let ended = gate.ended(&staged).await;
+    let ended = staged_and_ended(&gate, &commits(&gate, 5, Some(culprit))).await;
     let states: Vec<ChangeState> = ended.iter().map(|c| c.state).collect();
     let mut expected = vec![ChangeState::Merged; 5];
     expected[culprit] = ChangeState::Rejected;
@@ -157,10 +158,7 @@ async fn a_scarce_platform_class_never_runs_for_two_integrations_at_once() {
     let configure = Some(three_deep_clang_at_the_head as fn(&mut Config));
     let setup = Setup { scarce: true, configure, ..Setup::default() };
     let gate = Gate::start(setup).await;
-    let commits = commits(&gate, 4, None);
-    let refs: Vec<&str> = commits.iter().map(String::as_str).collect();
-    let staged = gate.stage(&refs).await;
-    let ended = gate.ended(&staged).await;
+    let ended = staged_and_ended(&gate, &commits(&gate, 4, None)).await;
     assert!(ended.iter().all(|c| c.state == ChangeState::Merged), "{ended:?}");
 
     let integrations = integrations(&gate).await;

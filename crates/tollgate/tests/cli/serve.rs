@@ -369,6 +369,21 @@ fn breakable() -> String {
     crate::site::MODULE.replace(build, breaks)
 }
 
+/// The tip holds c0, c1 and c3, and not the culprit c2 (nor its `break`).
+fn culprit_left_out(site: &Site) {
+    let tip = site.tip();
+    let files = crate::site::git(
+        site.tmp.path(),
+        &site.path("remote.git"),
+        &["ls-tree", "--name-only", &tip],
+    );
+    let files: Vec<&str> = files.lines().collect();
+    for name in ["c0", "c1", "c3"] {
+        assert!(files.contains(&name), "{name} merged: {files:?}");
+    }
+    assert!(!files.contains(&"c2") && !files.contains(&"break"), "{files:?}");
+}
+
 #[test]
 fn after_kill_9_during_a_bisection_the_restarted_service_finds_the_culprit_and_pushes_each_merge_once()
  {
@@ -400,17 +415,7 @@ fn after_kill_9_during_a_bisection_the_restarted_service_finds_the_culprit_and_p
 
     let waited = site.cli(&[&stage[..], &["--wait"]].concat());
     assert_eq!(waited.code, 1, "one change is rejected: {}\n{}", waited.stdout, waited.stderr);
-    let tip = site.tip();
-    let files = crate::site::git(
-        site.tmp.path(),
-        &site.path("remote.git"),
-        &["ls-tree", "--name-only", &tip],
-    );
-    let files: Vec<&str> = files.lines().collect();
-    for name in ["c0", "c1", "c3"] {
-        assert!(files.contains(&name), "{name} merged: {files:?}");
-    }
-    assert!(!files.contains(&"c2") && !files.contains(&"break"), "{files:?}");
+    culprit_left_out(&site);
     assert_eq!(site.moves(), 2, "two merges, each pushed once");
     assert_eq!(site.events("pushed").len(), 2);
     assert_eq!(site.events("recovered").len(), 1);
@@ -457,17 +462,7 @@ fn after_kill_9_with_speculative_integrations_running_each_merge_is_tested_and_p
 
     let waited = site.cli(&[&stage[..], &["--wait"]].concat());
     assert_eq!(waited.code, 1, "one change is rejected: {}\n{}", waited.stdout, waited.stderr);
-    let tip = site.tip();
-    let files = crate::site::git(
-        site.tmp.path(),
-        &site.path("remote.git"),
-        &["ls-tree", "--name-only", &tip],
-    );
-    let files: Vec<&str> = files.lines().collect();
-    for name in ["c0", "c1", "c3"] {
-        assert!(files.contains(&name), "{name} merged: {files:?}");
-    }
-    assert!(!files.contains(&"c2") && !files.contains(&"break"), "{files:?}");
+    culprit_left_out(&site);
     // Each merge pushed once, and only after the gate decided it: what merged was tested.
     let pushed = site.events("pushed");
     assert_eq!(site.moves(), 3, "three merges");
